@@ -1,0 +1,245 @@
+"""IR → Polars: every rule becomes a `polars.Expr`; the rule set becomes one lazy plan.
+
+Semantics of DESIGN §3 kept here: Kleene logic (Polars' own for `&`, `|`, `~`), tags never
+null, `/` by zero is missing, NaN in float columns is missing, rankings tie-broken by the
+entity key (the plan sorts by the key before any ranking runs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+import polars as pl
+
+from tagengine import ir
+from tagengine.backends import ranking
+
+_UNIT_CODES = {"days": "d", "weeks": "w", "months": "mo", "years": "y"}
+_INTEGER_OUT = pl.Int64
+
+
+class ExprCompiler:
+    """Compiles IR expressions. `rule_expr` gives what a reference to another rule means:
+    its column (inside a plan) or its whole expression (for `RuleSet.expressions()`)."""
+
+    def __init__(self, as_of: dt.date, rule_expr: Callable[[str], pl.Expr] = pl.col):
+        self.as_of = as_of
+        self.rule_expr = rule_expr
+
+    def rule(self, rule: ir.Rule) -> pl.Expr:
+        expr = self.expr(rule.expr)
+        if rule.kind == "tag":
+            expr = expr.fill_null(False)  # unknown is not set (DESIGN §3.1)
+        return expr.alias(rule.name)
+
+    def expr(self, e: ir.Expr) -> pl.Expr:  # noqa: PLR0911, PLR0912 - one case per node
+        match e:
+            case ir.Column(name=name, type=t):
+                col = pl.col(name)
+                if t.kind == "float":
+                    return col.fill_nan(None)  # NaN counts as missing (DESIGN §3.2)
+                if t.kind == "string":
+                    return col.cast(pl.String)  # categoricals behave as text
+                return col
+            case ir.RuleRef(name=name):
+                return self.rule_expr(name)
+            case ir.AsOf():
+                return pl.lit(self.as_of, dtype=pl.Date)
+            case ir.Literal():
+                return literal(e)
+            case ir.DurationLit(amount=n, unit=unit):
+                if unit in ("months", "years"):
+                    raise ValueError("calendar durations only shift dates")  # checker prevents
+                days = n * 7 if unit == "weeks" else n
+                return pl.lit(dt.timedelta(days=days), dtype=pl.Duration("us"))
+            case ir.Not(operand=o):
+                return ~self.expr(o)
+            case ir.Neg(operand=o):
+                return -self.expr(o)
+            case ir.BoolOp(op=op, left=a, right=b):
+                return self.expr(a) & self.expr(b) if op == "and" else self.expr(a) | self.expr(b)
+            case ir.Compare(op=op, left=a, right=b):
+                return _compare(op, *self._aligned(a, b))
+            case ir.Arith():
+                return self.arith(e)
+            case ir.InList(operand=x, values=values, negated=negated):
+                test = self.in_list(x, values)
+                return ~test if negated else test
+            case ir.Between(operand=x, low=lo, high=hi, negated=negated):
+                xe, loe = self._aligned(x, lo)
+                xe, hie = self._aligned(x, hi)
+                test = xe.is_between(loe, hie, closed="both")
+                return ~test if negated else test
+            case ir.IsMissing(operand=x, negated=negated):
+                xe = self.expr(x)
+                return xe.is_not_null() if negated else xe.is_null()
+            case ir.TextTest(op=op, operand=x, pattern=p):
+                s = self.expr(x).str
+                if op == "contains":
+                    return s.contains(p, literal=True)
+                if op == "starts with":
+                    return s.starts_with(p)
+                if op == "ends with":
+                    return s.ends_with(p)
+                return s.contains(p)
+            case ir.Call():
+                return self.call(e)
+            case ir.Ranking(func=func, operand=x, buckets=n, descending=desc):
+                xe = self.expr(x)
+                if func in ("ntile", "qcut"):
+                    return getattr(ranking, func)(xe, n, desc)
+                return getattr(ranking, func)(xe, desc)
+            case ir.Case(branches=branches, otherwise=other):
+                (c0, v0), *rest = branches
+                chain = pl.when(self.expr(c0)).then(pl.lit(v0.value, pl.String))
+                for cond, value in rest:
+                    chain = chain.when(self.expr(cond)).then(pl.lit(value.value, pl.String))
+                return chain.otherwise(pl.lit(other.value if other else None, pl.String))
+        raise AssertionError(f"no Polars translation for {type(e).__name__}")
+
+    # ---- helpers -----------------------------------------------------------
+
+    def _aligned(self, a: ir.Expr, b: ir.Expr) -> tuple[pl.Expr, pl.Expr]:
+        """Both sides in a type Polars compares directly (a date with a datetime)."""
+        ea, eb = self.expr(a), self.expr(b)
+        if {a.type.kind, b.type.kind} == {"date", "datetime"}:
+            ea, eb = ea.cast(pl.Datetime("us")), eb.cast(pl.Datetime("us"))
+        return ea, eb
+
+    def arith(self, e: ir.Arith) -> pl.Expr:
+        a, b, op = e.left, e.right, e.op
+        if isinstance(b, ir.DurationLit) and a.type.temporal:
+            sign = "-" if op == "-" else ""
+            return self.expr(a).dt.offset_by(f"{sign}{b.amount}{_UNIT_CODES[b.unit]}")
+        if isinstance(a, ir.DurationLit) and b.type.temporal:
+            return self.expr(b).dt.offset_by(f"{a.amount}{_UNIT_CODES[a.unit]}")
+        ea, eb = self._aligned(a, b)
+        if op == "/":
+            ea, eb = ea.cast(pl.Float64), eb.cast(pl.Float64)
+            return pl.when(eb != 0).then(ea / eb)  # by zero: missing (DESIGN §3.2)
+        return {"+": ea + eb, "-": ea - eb, "*": ea * eb}[op]
+
+    def in_list(self, x: ir.Expr, values: tuple[ir.Literal, ...]) -> pl.Expr:
+        xe = self.expr(x)
+        kinds = {x.type.kind} | {v.type.kind for v in values}
+        items: list[object] = [v.value for v in values]
+        dtype: pl.DataType
+        if kinds <= {"int"}:
+            dtype = pl.Int64
+        elif kinds <= {"int", "float", "decimal", "unknown"} and kinds != {"unknown"}:
+            dtype, items = pl.Float64(), [float(v) for v in items]  # type: ignore[arg-type]
+        elif x.type.kind == "date":
+            dtype = pl.Date()
+        elif x.type.kind == "datetime":
+            dtype = pl.Datetime("us")
+        elif x.type.kind == "bool":
+            dtype = pl.Boolean()
+        else:
+            dtype = pl.String()
+        test = xe.cast(dtype).is_in(pl.Series(items, dtype=dtype).implode())
+        return pl.when(xe.is_null()).then(pl.lit(None, pl.Boolean)).otherwise(test)
+
+    def call(self, e: ir.Call) -> pl.Expr:
+        args = [self.expr(a) for a in e.args]
+        f = e.func
+        if f == "days_between":
+            a, b = (x.cast(pl.Date) for x in args)
+            return (b - a).dt.total_days().cast(_INTEGER_OUT)
+        if f in ("year", "quarter", "month", "day", "weekday"):
+            return getattr(args[0].dt, f)().cast(_INTEGER_OUT)
+        if f == "abs":
+            return args[0].abs()
+        if f == "round":
+            digits = int(e.args[1].value) if len(e.args) > 1 else 0  # type: ignore[attr-defined]
+            x = args[0] if e.args[0].type.kind == "decimal" else args[0].cast(pl.Float64)
+            return x.round(digits, mode="half_away_from_zero")
+        if f in ("floor", "ceil"):
+            return getattr(args[0].cast(pl.Float64), f)()
+        if f == "coalesce":
+            return pl.coalesce(args)
+        if f == "least":
+            return pl.min_horizontal(args)
+        if f == "greatest":
+            return pl.max_horizontal(args)
+        if f == "lower":
+            return args[0].str.to_lowercase()
+        if f == "upper":
+            return args[0].str.to_uppercase()
+        if f == "trim":
+            return args[0].str.strip_chars()
+        if f == "length":
+            return args[0].str.len_chars().cast(_INTEGER_OUT)
+        raise AssertionError(f"no Polars translation for function {f}")
+
+
+def literal(e: ir.Literal) -> pl.Expr:
+    v = e.value
+    match v:
+        case bool():
+            return pl.lit(v, pl.Boolean)
+        case int():
+            return pl.lit(v, pl.Int64)
+        case Decimal() | float():
+            return pl.lit(float(v), pl.Float64)
+        case str():
+            return pl.lit(v, pl.String)
+        case dt.datetime():
+            return pl.lit(v, pl.Datetime("us"))
+        case dt.date():
+            return pl.lit(v, pl.Date)
+    raise AssertionError(v)
+
+
+def _compare(op: str, a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    match op:
+        case "==":
+            return a == b
+        case "!=":
+            return a != b
+        case "<":
+            return a < b
+        case "<=":
+            return a <= b
+        case ">":
+            return a > b
+    return a >= b
+
+
+def levels(rules: Iterable[ir.Rule]) -> list[list[ir.Rule]]:
+    """Rules grouped so that each group uses only rules of earlier groups."""
+    depth: dict[str, int] = {}
+    groups: list[list[ir.Rule]] = []
+    for rule in rules:  # already in dependency order
+        d = 1 + max((depth[n] for n in rule.depends_on), default=-1)
+        depth[rule.name] = d
+        if d == len(groups):
+            groups.append([])
+        groups[d].append(rule)
+    return groups
+
+
+def plan(program: ir.Program, entity: pl.LazyFrame, as_of: dt.date,
+         select: list[str] | None = None) -> pl.LazyFrame:
+    """One lazy query: read the used columns, sort by key, add rules level by level."""
+    wanted = program.closure(select) if select else {r.name for r in program.rules}
+    rules = [r for r in program.rules if r.name in wanted]
+    used = {c.name for r in rules for c in ir.walk(r.expr) if isinstance(c, ir.Column)}
+    key = program.entity.key
+    columns = [key, *sorted(used - {key})]
+    lf = entity.select(columns).sort(key)
+    compiler = ExprCompiler(as_of)
+    for group in levels(rules):
+        lf = lf.with_columns([compiler.rule(r) for r in group])
+    outputs = [n for n in program.outputs if n in (set(select) if select else wanted)]
+    return lf.select([key, *outputs])
+
+
+def inline_expressions(program: ir.Program, as_of: dt.date) -> dict[str, pl.Expr]:
+    """Each rule as one self-contained expression (references to other rules inlined)."""
+    compiled: dict[str, pl.Expr] = {}
+    compiler = ExprCompiler(as_of, lambda name: compiled[name])
+    for rule in program.rules:
+        compiled[rule.name] = compiler.rule(rule)
+    return {n: compiled[n] for n in program.outputs}

@@ -1,0 +1,195 @@
+"""AST program → IR program: one entity, unique names, dependency order, no cycles, types.
+
+Every problem is collected, so one run reports all of them.
+"""
+
+from __future__ import annotations
+
+from graphlib import CycleError, TopologicalSorter
+
+from tagengine import ir
+from tagengine.check.types import Typer
+from tagengine.diagnostics import Diagnostic, error, warning
+from tagengine.schema import Schema, type_of
+from tagengine.syntax import ast
+
+
+def check(program: ast.Program, schema: Schema | None) -> tuple[ir.Program | None, list[Diagnostic]]:
+    """Resolve and type `program` against `schema` (None: no data known, names are columns)."""
+    diags: list[Diagnostic] = []
+    entity = _entity(program, diags)
+    rules = _unique_rules(program.rules, diags)
+    columns = _columns(entity, schema, diags) if entity else None
+
+    deps = {r.name: _names_used(r) & set(rules) for r in rules.values()}
+    order = _order(rules, deps, diags)
+
+    rule_types: dict[str, ir.Type] = {}
+    typed: list[ir.Rule] = []
+    for name in order:
+        node = rules[name]
+        visible = {n: rule_types.get(n, ir.UNKNOWN) for n in rules}
+        typer = Typer(columns, visible, entity.table if entity else "the entity table")
+        rule = _type_rule(node, typer)
+        diags += typer.diagnostics
+        rule_types[name] = rule.type
+        typed.append(rule)
+        if columns is not None and name in columns:
+            diags.append(warning("TE301", f"`{name}` is both a column and a rule; the rule wins",
+                                 node.name_span, "rename the rule to keep the column visible"))
+    if entity is None or any(d.is_error for d in diags):
+        return None, diags
+    used = {c.name for r in typed for c in ir.walk(r.expr) if isinstance(c, ir.Column)}
+    cols = (entity.key, *sorted(used - {entity.key}))
+    ir_entity = ir.Entity(entity.name, entity.table, entity.key)
+    outputs = tuple(r.name for r in program.rules if r.name in rule_types)
+    return ir.Program(ir_entity, tuple(typed), cols, outputs), diags
+
+
+def _entity(program: ast.Program, diags: list[Diagnostic]) -> ast.Entity | None:
+    entities = program.entities
+    if not entities:
+        diags.append(error("TE106", "no entity declared", None,
+                           "start the rules with e.g. `entity customer table customers key "
+                           "customer_id`"))
+        return None
+    for extra in entities[1:]:
+        diags.append(error("TE106", f"a second entity `{extra.name}`; a rule set has one",
+                           extra.span, f"the first is `{entities[0].name}` at {entities[0].span}"))
+    return entities[0]
+
+
+def _unique_rules(rules: tuple[ast.Rule, ...], diags: list[Diagnostic]) -> dict[str, ast.Rule]:
+    seen: dict[str, ast.Rule] = {}
+    for rule in rules:
+        first = seen.get(rule.name)
+        if first is None:
+            seen[rule.name] = rule
+            continue
+        diags.append(error("TE102", f"`{rule.name}` is defined twice", rule.name_span,
+                           f"first defined at {first.name_span} ({first.kind}); rename one",
+                           "defined again here"))
+    return seen
+
+
+def _columns(entity: ast.Entity, schema: Schema | None,
+             diags: list[Diagnostic]) -> dict[str, ir.Type] | None:
+    if schema is None:
+        return None
+    table = schema.get(entity.table)
+    if table is None:
+        known = ", ".join(sorted(schema)) or "none"
+        diags.append(error("TE107", f"no data for table `{entity.table}`", entity.span,
+                           f"tables given: {known}"))
+        return None
+    columns: dict[str, ir.Type] = {}
+    for name, dtype in table.items():
+        t = type_of(dtype)
+        columns[name] = t if t is not None else ir.Type(f"unsupported {dtype}")
+    if entity.key not in columns:
+        diags.append(error("TE107", f"the key `{entity.key}` is not a column of `{entity.table}`",
+                           entity.key_span, "columns: " + ", ".join(list(columns)[:20])))
+    return columns
+
+
+def _names_used(rule: ast.Rule) -> set[str]:
+    names: set[str] = set()
+    for root in _roots(rule):
+        stack: list[object] = [root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Name):
+                names.add(node.name)
+            elif isinstance(node, ast.Expr):
+                stack.extend(_children(node))
+    return names
+
+
+def _roots(rule: ast.Rule) -> list[ast.Expr]:
+    match rule:
+        case ast.Feature(expr=e) | ast.Score(expr=e) | ast.Tag(condition=e):
+            return [e]
+        case ast.Segment(branches=branches):
+            return [b.condition for b in branches]
+    return []
+
+
+def _children(node: ast.Expr) -> list[ast.Expr]:
+    match node:
+        case ast.Unary(operand=o) | ast.IsMissing(operand=o):
+            return [o]
+        case ast.Binary(left=a, right=b) | ast.TextTest(operand=a, pattern=b):
+            return [a, b]
+        case ast.InList(operand=o, items=items):
+            return [o, *items]
+        case ast.Between(operand=o, low=lo, high=hi):
+            return [o, lo, hi]
+        case ast.Call(args=args) | ast.ListExpr(items=args):
+            return list(args)
+    return []
+
+
+def _order(rules: dict[str, ast.Rule], deps: dict[str, set[str]],
+           diags: list[Diagnostic]) -> list[str]:
+    """Dependency order, stable by source position; a cycle is reported with its members."""
+    position = {n: i for i, n in enumerate(rules)}
+    remaining = {n: set(d) for n, d in deps.items()}
+    order: list[str] = []
+    while remaining:
+        sorter = TopologicalSorter(remaining)
+        try:
+            sorter.prepare()
+        except CycleError as exc:
+            cycle = exc.args[1][:-1]
+            start = min(cycle, key=position.__getitem__)
+            i = cycle.index(start)
+            cycle = cycle[i:] + cycle[:i]
+            # graphlib lists a cycle from dependency to dependent; show "uses" order
+            path = " → ".join([start, *reversed(cycle[1:]), start])
+            diags.append(error("TE103", f"rules depend on each other in a circle: {path}",
+                               rules[start].name_span,
+                               "break the circle: one of these rules must not use the next",
+                               "part of the circle"))
+            for n in cycle:
+                remaining.pop(n, None)
+            for d in remaining.values():
+                d.difference_update(cycle)
+            continue
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready(), key=position.__getitem__)
+            order.extend(ready)
+            sorter.done(*ready)
+        break
+    return order
+
+
+def _type_rule(node: ast.Rule, typer: Typer) -> ir.Rule:
+    match node:
+        case ast.Tag(condition=cond):
+            expr = typer.condition(cond, f"the condition of tag `{node.name}`")
+            rtype = ir.BOOL
+        case ast.Feature(expr=e):
+            expr = typer.expr(e)
+            rtype = expr.type
+            if rtype.kind == "list":
+                typer.fail("TE201", "a feature cannot be a list", e.span)
+        case ast.Score(expr=e):
+            expr = typer.expr(e)
+            rtype = expr.type
+            if not rtype.numeric:
+                typer.fail("TE203", f"score `{node.name}` must be a number, not a {rtype}",
+                           e.span, "use a feature for non-numeric values")
+        case ast.Segment(branches=branches, otherwise=otherwise):
+            cases = tuple(
+                (typer.condition(b.condition, f"branch \"{b.value}\" of segment `{node.name}`"),
+                 ir.Literal(ir.STRING, b.span, b.value))
+                for b in branches
+            )
+            other = ir.Literal(ir.STRING, node.span, otherwise) if otherwise is not None else None
+            expr = ir.Case(ir.STRING, node.span, cases, other)
+            rtype = ir.STRING
+        case _:  # pragma: no cover
+            raise AssertionError(node)
+    return ir.Rule(node.name, node.kind, expr, rtype, node.label, node.meta, node.span,
+                   tuple(sorted(typer.used_rules)))
+

@@ -1,0 +1,322 @@
+"""AST expressions → typed IR expressions, with every type error reported at its span."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+
+import polars as pl
+
+from tagengine import ir
+from tagengine.check.functions import KNOWN, RANKING, SCALAR
+from tagengine.diagnostics import Diagnostic, did_you_mean, error
+from tagengine.syntax import ast
+
+_COMPARE = ("==", "!=", "<", "<=", ">", ">=")
+
+
+def literal_type(value: object) -> ir.Type:
+    match value:
+        case bool():
+            return ir.BOOL
+        case int():
+            return ir.INT
+        case Decimal() | float():
+            return ir.FLOAT
+        case str():
+            return ir.STRING
+        case dt.datetime():
+            return ir.DATETIME
+        case dt.date():
+            return ir.DATE
+    raise TypeError(value)
+
+
+def comparable(a: ir.Type, b: ir.Type) -> bool:
+    if "unknown" in (a.kind, b.kind):
+        return True
+    if a.numeric and b.numeric:
+        return True
+    if a.temporal and b.temporal:
+        return True
+    return a.kind == b.kind and a.kind in ("string", "bool", "duration")
+
+
+def common_type(ts: list[ir.Type]) -> ir.Type | None:
+    """The type of a value that may come from any of `ts` (coalesce, least, ...)."""
+    known = [t for t in ts if t.kind != "unknown"]
+    if not known:
+        return ir.UNKNOWN
+    kinds = {t.kind for t in known}
+    if len(kinds) == 1:
+        scales = [t.scale for t in known if t.scale is not None]
+        return ir.Type(known[0].kind, max(scales) if scales else None)
+    if kinds <= {"int", "decimal"}:
+        return ir.decimal(max(t.scale or 0 for t in known))
+    if kinds <= {"int", "float", "decimal"}:
+        return ir.FLOAT
+    if kinds <= {"date", "datetime"}:
+        return ir.DATETIME
+    return None
+
+
+class Typer:
+    """Types the expressions of one rule set. `scope` gives every visible name's type."""
+
+    def __init__(self, columns: Mapping[str, ir.Type] | None, rules: Mapping[str, ir.Type],
+                 table: str):
+        self.columns = columns  # None: no schema known, every other name is a column
+        self.rules = rules
+        self.table = table
+        self.diagnostics: list[Diagnostic] = []
+        self.used_rules: set[str] = set()
+        self.used_columns: set[str] = set()
+
+    def fail(self, code: str, message: str, span: ast.Span, hint: str | None = None,
+             label: str | None = None) -> None:
+        self.diagnostics.append(error(code, message, span, hint, label))
+
+    # ---- entry points ------------------------------------------------------
+
+    def condition(self, node: ast.Expr, what: str) -> ir.Expr:
+        expr = self.expr(node)
+        if expr.type.kind not in ("bool", "unknown"):
+            hint = "compare it with something, e.g. `... > 0`, or use `is not missing`"
+            self.fail("TE202", f"{what} must be true or false, but this is a {expr.type}",
+                      node.span, hint, f"this is a {expr.type}")
+        return expr
+
+    def expr(self, node: ast.Expr) -> ir.Expr:
+        match node:
+            case ast.Literal(value=value):
+                return ir.Literal(literal_type(value), node.span, value)
+            case ast.Duration(amount=amount, unit=unit):
+                return ir.DurationLit(ir.DURATION, node.span, amount, unit)
+            case ast.Name():
+                return self.name(node)
+            case ast.Unary(op="not", operand=operand):
+                inner = self.condition(operand, "the operand of `not`")
+                return ir.Not(ir.BOOL, node.span, inner)
+            case ast.Unary(op="neg", operand=operand):
+                inner = self.expr(operand)
+                if not (inner.type.numeric or inner.type.kind == "duration"):
+                    self.fail("TE201", f"cannot negate a {inner.type}", node.span)
+                if isinstance(inner, ir.Literal) and isinstance(inner.value, int | Decimal):
+                    return ir.Literal(inner.type, node.span, -inner.value)
+                return ir.Neg(inner.type, node.span, inner)
+            case ast.Binary(op="and" | "or" as op, left=left, right=right):
+                lhs = self.condition(left, f"each side of `{op}`")
+                rhs = self.condition(right, f"each side of `{op}`")
+                return ir.BoolOp(ir.BOOL, node.span, op, lhs, rhs)
+            case ast.Binary(op=op, left=left, right=right) if op in _COMPARE:
+                return self.compare(node, op, self.expr(left), self.expr(right))
+            case ast.Binary(op=op, left=left, right=right):
+                return self.arith(node, op, self.expr(left), self.expr(right))
+            case ast.InList():
+                return self.in_list(node)
+            case ast.Between(operand=operand, low=low, high=high, negated=negated):
+                x, lo, hi = self.expr(operand), self.expr(low), self.expr(high)
+                for bound in (lo, hi):
+                    self._require_comparable(x, bound, node.span)
+                return ir.Between(ir.BOOL, node.span, x, lo, hi, negated)
+            case ast.IsMissing(operand=operand, negated=negated):
+                return ir.IsMissing(ir.BOOL, node.span, self.expr(operand), negated)
+            case ast.TextTest():
+                return self.text_test(node)
+            case ast.Call():
+                return self.call(node)
+            case ast.ListExpr():
+                self.fail("TE206", "a list can only follow `in` or `not in`", node.span,
+                          "write `x in [1, 2, 3]`")
+                return ir.Literal(ir.UNKNOWN, node.span, "")
+        raise AssertionError(node)  # pragma: no cover - the builder makes no other nodes
+
+    # ---- names -------------------------------------------------------------
+
+    def name(self, node: ast.Name) -> ir.Expr:
+        n = node.name
+        if n == "as_of" and not node.quoted:
+            return ir.AsOf(ir.DATE, node.span)
+        if n in self.rules:
+            self.used_rules.add(n)
+            return ir.RuleRef(self.rules[n], node.span, n)
+        if self.columns is None:
+            self.used_columns.add(n)
+            return ir.Column(ir.UNKNOWN, node.span, n)
+        if n in self.columns:
+            self.used_columns.add(n)
+            return ir.Column(self.columns[n], node.span, n)
+        suggestion = did_you_mean(n, [*self.rules, *self.columns])
+        hint = f"did you mean `{suggestion}`?" if suggestion else (
+            f"define it with `feature {n} = ...`, or check the columns of `{self.table}`")
+        self.fail("TE101", f"unknown name `{n}`", node.span, hint,
+                  f"not a column of `{self.table}` or a rule")
+        return ir.Column(ir.UNKNOWN, node.span, n)
+
+    # ---- operators ---------------------------------------------------------
+
+    def _require_comparable(self, a: ir.Expr, b: ir.Expr, span: ast.Span) -> None:
+        if comparable(a.type, b.type):
+            for side in (a, b):
+                if isinstance(side, ir.DurationLit) and side.unit in ("months", "years"):
+                    self.fail("TE201", f"{side.unit} have no fixed length to compare with",
+                              side.span, "compare with a number of days or weeks")
+            return
+        hint = None
+        if "string" in (a.type.kind, b.type.kind):
+            text_side = a if a.type.kind == "string" else b
+            if isinstance(text_side, ir.Literal):
+                hint = "remove the quotes if you meant a number or date"
+            else:
+                hint = "put the value in double quotes if the column holds text"
+        self.fail("TE201", f"cannot compare {a.type} with {b.type}", span, hint,
+                  f"{a.type} vs {b.type}")
+
+    def compare(self, node: ast.Expr, op: str, a: ir.Expr, b: ir.Expr) -> ir.Expr:
+        self._require_comparable(a, b, node.span)
+        if a.type.kind == "bool" and op not in ("==", "!="):
+            self.fail("TE201", "true/false values can only be compared with == or !=", node.span)
+        return ir.Compare(ir.BOOL, node.span, op, a, b)
+
+    def arith(self, node: ast.Expr, op: str, a: ir.Expr, b: ir.Expr) -> ir.Expr:
+        ka, kb = a.type.kind, b.type.kind
+        result: ir.Type | None = None
+        if "unknown" in (ka, kb):
+            result = ir.FLOAT if op == "/" else (b.type if ka == "unknown" else a.type)
+        elif a.type.numeric and b.type.numeric:
+            result = _numeric_result(op, a.type, b.type)
+        elif op in "+-" and a.type.temporal and kb == "duration":
+            result = a.type
+        elif op == "+" and ka == "duration" and b.type.temporal:
+            result = b.type
+        elif op == "-" and a.type.temporal and b.type.temporal:
+            result = ir.DURATION
+        elif op in "+-" and ka == kb == "duration":
+            result = ir.DURATION
+        if result is None:
+            self.fail("TE201", f"cannot apply `{op}` to {a.type} and {b.type}", node.span,
+                      "arithmetic works on numbers; dates take `+`/`-` a duration like `30 days`")
+            result = ir.UNKNOWN
+        return ir.Arith(result, node.span, op, a, b)
+
+    def in_list(self, node: ast.InList) -> ir.Expr:
+        x = self.expr(node.operand)
+        values: list[ir.Literal] = []
+        for item in node.items:
+            v = self.expr(item)
+            if not isinstance(v, ir.Literal):
+                self.fail("TE206", "a list after `in` holds fixed values only", item.span,
+                          "write the values themselves, e.g. [\"北京\", \"上海\"]")
+                continue
+            self._require_comparable(x, v, item.span)
+            values.append(v)
+        return ir.InList(ir.BOOL, node.span, x, tuple(values), node.negated)
+
+    def text_test(self, node: ast.TextTest) -> ir.Expr:
+        x = self.expr(node.operand)
+        if x.type.kind not in ("string", "unknown"):
+            self.fail("TE201", f"`{node.op}` works on text, but this is a {x.type}",
+                      node.operand.span)
+        pattern = node.pattern
+        if not (isinstance(pattern, ast.Literal) and isinstance(pattern.value, str)):
+            self.fail("TE204", f"`{node.op}` needs a quoted text after it", pattern.span,
+                      f'write e.g. `name {node.op} "abc"`')
+            return ir.TextTest(ir.BOOL, node.span, node.op, x, "")
+        if node.op == "matches":
+            problem = regex_problem(pattern.value)
+            if problem:
+                self.fail("TE205", f"invalid regular expression: {problem}", pattern.span,
+                          "regular expressions follow Rust `regex` syntax (no look-around)")
+        return ir.TextTest(ir.BOOL, node.span, node.op, x, pattern.value)
+
+    # ---- calls -------------------------------------------------------------
+
+    def call(self, node: ast.Call) -> ir.Expr:
+        func = node.func
+        if func in RANKING:
+            return self.ranking(node)
+        sig = SCALAR.get(func)
+        if sig is None:
+            suggestion = did_you_mean(func, KNOWN)
+            hint = f"did you mean `{suggestion}`?" if suggestion else (
+                "see docs/language.md for the list of functions")
+            self.fail("TE104", f"unknown function `{func}`", node.func_span, hint)
+            return ir.Call(ir.UNKNOWN, node.span, func, tuple(self.expr(a) for a in node.args))
+        args = [self.expr(a) for a in node.args]
+        lo = len(sig.params) - sig.optional
+        hi = None if sig.variadic else len(sig.params)
+        if len(args) < lo or (hi is not None and len(args) > hi):
+            want = f"at least {lo}" if hi is None else (f"{lo}" if lo == hi else f"{lo} or {hi}")
+            self.fail("TE105", f"`{func}` takes {want} argument{'s' if want != '1' else ''}, "
+                      f"not {len(args)}", node.span)
+            return ir.Call(ir.UNKNOWN, node.span, func, tuple(args))
+        if node.descending is not None:
+            self.fail("TE002", f"`{func}` takes no `ascending`/`descending`", node.span)
+        for i, arg in enumerate(args):
+            what, ok = sig.params[min(i, len(sig.params) - 1)]
+            if not ok(arg.type):
+                self.fail("TE204", f"argument {i + 1} of `{func}` must be {what}, "
+                          f"not a {arg.type}", arg.span)
+        if func == "round" and len(args) == 2 and not isinstance(args[1], ir.Literal):
+            self.fail("TE204", "the decimals of `round` must be a fixed number", args[1].span)
+        if func in ("coalesce", "least", "greatest"):
+            result = common_type([a.type for a in args])
+            if result is None:
+                kinds = ", ".join(sorted({str(a.type) for a in args}))
+                self.fail("TE201", f"`{func}` mixes {kinds}", node.span,
+                          "give it arguments of one kind")
+                result = ir.UNKNOWN
+        else:
+            result = sig.result([a.type for a in args])
+        if func == "round" and result.kind == "decimal":
+            digits = args[1].value if len(args) == 2 and isinstance(args[1], ir.Literal) else 0
+            result = ir.decimal(int(digits))  # type: ignore[arg-type]
+        return ir.Call(result, node.span, func, tuple(args))
+
+    def ranking(self, node: ast.Call) -> ir.Expr:
+        func = node.func
+        takes_n, result, _doc = RANKING[func]
+        want = 2 if takes_n else 1
+        args = [self.expr(a) for a in node.args]
+        if len(args) != want:
+            usage = f"{func}(x, n)" if takes_n else f"{func}(x)"
+            self.fail("TE105", f"`{func}` takes {want} argument{'s' if want > 1 else ''}, "
+                      f"not {len(args)}", node.span, f"write `{usage}` or `{usage[:-1]}, "
+                      "descending)`")
+            return ir.Ranking(result, node.span, func, args[0] if args else
+                              ir.Literal(ir.UNKNOWN, node.span, 0), None, False)
+        x = args[0]
+        if not (x.type.numeric or (x.type.temporal and func != "qcut")):
+            self.fail("TE204", f"`{func}` ranks numbers, not a {x.type}", x.span)
+        buckets = None
+        if takes_n:
+            n = args[1]
+            if not (isinstance(n, ir.Literal) and type(n.value) is int and n.value >= 1):
+                self.fail("TE204", f"the number of buckets of `{func}` must be a whole number "
+                          "of at least 1", n.span, f"e.g. `{func}(x, 5)`")
+            else:
+                buckets = n.value
+        return ir.Ranking(result, node.span, func, x, buckets, bool(node.descending))
+
+
+def _numeric_result(op: str, a: ir.Type, b: ir.Type) -> ir.Type:
+    if op == "/":
+        return ir.FLOAT
+    kinds = {a.kind, b.kind}
+    if kinds == {"int"}:
+        return ir.INT
+    if "float" in kinds:
+        return ir.FLOAT
+    sa, sb = a.scale or 0, b.scale or 0
+    return ir.decimal(sa + sb if op == "*" else max(sa, sb))
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why Polars' (Rust) regex engine rejects `pattern`, or None if it accepts it."""
+    try:
+        pl.select(pl.lit("").str.contains(pattern))
+    except pl.exceptions.ComputeError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip().startswith("error:")]
+        return lines[0].removeprefix("error: ") if lines else str(exc).splitlines()[0]
+    return None

@@ -1,0 +1,142 @@
+"""One Diagnostic type for every problem a user can cause, and its renderings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rich.cells import cell_len
+
+from tagengine.syntax.ast import Span
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None = None
+    hint: str | None = None
+    label: str | None = None  # short text printed under the caret
+    severity: Severity = Severity.ERROR
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def to_dict(self) -> dict[str, object]:
+        span = self.span
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "message": self.message,
+            "hint": self.hint,
+            "file": span.file if span else None,
+            "line": span.line if span else None,
+            "column": span.column if span else None,
+            "end_line": span.end_line if span else None,
+            "end_column": span.end_column if span else None,
+        }
+
+
+class TagEngineError(Exception):
+    """Base of every error tagengine raises at a user; carries its diagnostics."""
+
+    def __init__(self, diagnostics: Diagnostic | Iterable[Diagnostic]):
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics: list[Diagnostic] = list(diagnostics)
+        super().__init__("\n".join(d.message for d in self.diagnostics))
+
+
+def error(code: str, message: str, span: Span | None = None, hint: str | None = None,
+          label: str | None = None) -> Diagnostic:
+    return Diagnostic(code, message, span, hint, label)
+
+
+def warning(code: str, message: str, span: Span | None = None, hint: str | None = None,
+            label: str | None = None) -> Diagnostic:
+    return Diagnostic(code, message, span, hint, label, Severity.WARNING)
+
+
+def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
+    s = d.span
+    return (s.file, s.line, s.column, d.code) if s else ("", 0, 0, d.code)
+
+
+def render_human(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:
+    """Compiler-style text: header, location, the source line with a caret, the hint."""
+    return "\n".join(_render_one(d, sources) for d in diagnostics)
+
+
+def _render_one(d: Diagnostic, sources: Mapping[str, str]) -> str:
+    out = [f"{d.severity}[{d.code}]: {d.message}"]
+    span = d.span
+    if span is None:
+        if d.hint:
+            out.append(f"  = help: {d.hint}")
+        return "\n".join(out) + "\n"
+    lines = sources.get(span.file, "").splitlines()
+    gutter = " " * len(str(span.line))
+    out.append(f"{gutter}--> {span.file}:{span.line}:{span.column}")
+    if 0 < span.line <= len(lines):
+        text = lines[span.line - 1].expandtabs(1)
+        start = cell_len(text[: span.column - 1])
+        end_col = span.end_column if span.end_line == span.line else len(text) + 1
+        width = max(1, cell_len(text[span.column - 1 : end_col - 1]))
+        marker = " " * start + "^" * width + (f" {d.label}" if d.label else "")
+        out += [f"{gutter} |", f"{span.line} | {text}", f"{gutter} | {marker.rstrip()}"]
+        if d.hint:
+            out.append(f"{gutter} |")
+    if d.hint:
+        out.append(f"{gutter} = help: {d.hint}")
+    return "\n".join(out) + "\n"
+
+
+def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    return json.dumps([d.to_dict() for d in diagnostics], ensure_ascii=False, indent=2)
+
+
+def render_github(diagnostics: Iterable[Diagnostic]) -> str:
+    """GitHub Actions workflow commands, one annotation per line."""
+    rows = []
+    for d in diagnostics:
+        level = "error" if d.is_error else "warning"
+        msg = d.message + (f" (help: {d.hint})" if d.hint else "")
+        msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        if d.span:
+            s = d.span
+            loc = f" file={s.file},line={s.line},col={s.column},endLine={s.end_line},"
+            loc += f"endColumn={s.end_column},title={d.code}"
+        else:
+            loc = f" title={d.code}"
+        rows.append(f"::{level}{loc}::{msg}")
+    return "\n".join(rows)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate by edit distance, if it is close enough to be a typo."""
+    best, best_d = None, None
+    for c in candidates:
+        dist = _distance(name.lower(), c.lower())
+        if best_d is None or dist < best_d or (dist == best_d and c < best):
+            best, best_d = c, dist
+    if best is None or best_d is None:
+        return None
+    return best if best_d <= max(1, min(3, len(name) // 3)) else None
+
+
+def _distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]

@@ -1,0 +1,74 @@
+"""Writing results: by file extension, atomically (a failed run leaves no half-written file)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import polars as pl
+
+from tagengine.diagnostics import TagEngineError, error
+from tagengine.sources import file_format
+
+
+def write(df: pl.DataFrame, path: str | Path, metadata: Mapping[str, str] | None = None) -> None:
+    """Write `df` to `path` (format from the extension) through a temporary file + rename.
+
+    Parquet carries `metadata` in its key-value metadata; other formats get it in a
+    `<path>.meta.json` sidecar written the same way.
+    """
+    path = Path(path)
+    fmt = file_format(path)
+    if fmt is None:
+        raise TagEngineError(error("TE403", f"cannot tell the output format of `{path}`", None,
+                                   "end the file name in .parquet, .csv, .ndjson or .arrow"))
+    if not path.parent.exists():
+        raise TagEngineError(error("TE403", f"the folder `{path.parent}` does not exist", None,
+                                   "create it first"))
+    meta = dict(metadata or {})
+
+    def write_table(tmp: Path) -> None:
+        if fmt == "parquet":
+            df.write_parquet(tmp, metadata=meta or None)
+        elif fmt == "csv":
+            df.write_csv(tmp, separator="\t" if path.suffix.lower() == ".tsv" else ",")
+        elif fmt == "ndjson":
+            df.write_ndjson(tmp)
+        else:
+            df.write_ipc(tmp)
+
+    atomic_write(path, write_table)
+    if meta and fmt != "parquet":
+        text = json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        atomic_write(path.with_name(path.name + ".meta.json"), lambda t: t.write_text(text, "utf-8"))
+
+
+def atomic_write(path: Path, writer) -> None:
+    """Call `writer(tmp)` on a temporary file beside `path`, then rename it over `path`."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        writer(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def to_long(df: pl.DataFrame, key: str) -> pl.DataFrame:
+    """(key, name, value) rows, value as text, ordered by key then rule order."""
+    names = [c for c in df.columns if c != key]
+    order = {n: i for i, n in enumerate(names)}
+    cast = df.select(key, *[pl.col(n).cast(pl.String) for n in names])
+    long = cast.unpivot(on=names, index=key, variable_name="name", value_name="value")
+    return (
+        long.with_columns(pl.col("name").replace_strict(order, return_dtype=pl.Int32).alias("_o"))
+        .sort(key, "_o")
+        .drop("_o")
+    )

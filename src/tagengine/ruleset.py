@@ -1,0 +1,167 @@
+"""The public API: load rules, check them, evaluate them, hand out their expressions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from tagengine import ir
+from tagengine.backends import polars as polars_backend
+from tagengine.check.resolve import check as check_program
+from tagengine.diagnostics import Diagnostic, TagEngineError, error, sort_key
+from tagengine.schema import Schema
+from tagengine.sources import schema_of
+from tagengine.syntax import ast
+from tagengine.syntax.parser import parse
+
+RULE_SUFFIX = ".tags"
+Tables = Mapping[str, pl.DataFrame | pl.LazyFrame]
+
+
+class RuleSet:
+    """A parsed rule set. Checking against a schema gives the typed program backends run."""
+
+    def __init__(self, program: ast.Program, sources: Mapping[str, str],
+                 diagnostics: Sequence[Diagnostic] = ()):
+        self.ast = program
+        self.sources = dict(sources)  # file name -> text, for rendering diagnostics
+        self.parse_diagnostics = list(diagnostics)
+
+    # ---- checking ----------------------------------------------------------
+
+    @property
+    def entity_table(self) -> str | None:
+        return self.ast.entities[0].table if self.ast.entities else None
+
+    def check(self, schema: Schema | None = None) -> list[Diagnostic]:
+        """Every problem found, errors and warnings, sorted by place. `schema` maps table
+        names to column dtypes (e.g. `{"customers": df.schema}`); without it, names that are
+        not rules are taken to be columns and only the rules' own structure is checked."""
+        _program, diags = check_program(self.ast, schema)
+        return sorted([*self.parse_diagnostics, *diags], key=sort_key)
+
+    def compile(self, schema: Schema | None) -> ir.Program:
+        """The typed program, or `TagEngineError` carrying every error."""
+        program, diags = check_program(self.ast, schema)
+        errors = [d for d in [*self.parse_diagnostics, *diags] if d.is_error]
+        if errors or program is None:
+            raise TagEngineError(sorted(errors, key=sort_key))
+        return program
+
+    # ---- evaluation --------------------------------------------------------
+
+    def plan(self, tables: Tables, as_of: dt.date | None = None,
+             select: Sequence[str] | None = None) -> pl.LazyFrame:
+        """The whole rule set as one lazy Polars query over `tables`."""
+        program = self.compile(schema_of(tables))
+        names = self._selected(program, select)
+        entity = _lazy(tables[program.entity.table])
+        return polars_backend.plan(program, entity, as_of or dt.date.today(), names)
+
+    def evaluate(self, tables: Tables, as_of: dt.date | None = None,
+                 select: Sequence[str] | None = None, streaming: bool = False) -> pl.DataFrame:
+        """One row per entity, sorted by its key; one column per rule (or per `select`ed
+        rule). `as_of` defaults to today (DESIGN §3.3)."""
+        lf = self.plan(tables, as_of, select)
+        try:
+            df = lf.collect(engine="streaming" if streaming else "auto")
+        except pl.exceptions.PolarsError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TagEngineError(error("TE402", f"could not read or evaluate the data: {first}",
+                                       None, "check the input files and their column types"))
+        _check_keys(df, df.columns[0], self.entity_table or "")
+        return df
+
+    def expressions(self, schema: Schema | None = None,
+                    as_of: dt.date | None = None) -> dict[str, pl.Expr]:
+        """Every rule as a self-contained `polars.Expr` (other rules inlined), in the order
+        written, for use in your own pipeline: `df.sort(key).with_columns(**exprs)`.
+        Rankings break ties by row order, so sort the frame by the entity key first."""
+        program = self.compile(schema)
+        return polars_backend.inline_expressions(program, as_of or dt.date.today())
+
+    def _selected(self, program: ir.Program, select: Sequence[str] | None) -> list[str] | None:
+        if not select:
+            return None
+        known = set(program.outputs)
+        unknown = [n for n in select if n not in known]
+        if unknown:
+            from tagengine.diagnostics import did_you_mean
+
+            diags = []
+            for n in unknown:
+                guess = did_you_mean(n, known)
+                diags.append(error("TE101", f"--select names `{n}`, which is not a rule", None,
+                                   f"did you mean `{guess}`?" if guess else "see `tagengine "
+                                   "compile` for the rule names"))
+            raise TagEngineError(diags)
+        return list(dict.fromkeys(select))
+
+
+def _lazy(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    return frame.lazy() if isinstance(frame, pl.DataFrame) else frame
+
+
+def _check_keys(df: pl.DataFrame, key: str, table: str) -> None:
+    keys = df.get_column(key)
+    nulls = keys.null_count()
+    if nulls:
+        raise TagEngineError(error("TE404", f"{nulls} row(s) of `{table}` have no `{key}`",
+                                   None, "every entity needs a key; drop or fix those rows"))
+    dup = keys.filter(keys.is_duplicated()).unique().sort()
+    if len(dup):
+        sample = ", ".join(str(v) for v in dup.head(5).to_list())
+        raise TagEngineError(error(
+            "TE405", f"{len(dup)} key value(s) of `{table}.{key}` appear more than once "
+            f"(e.g. {sample})", None, "the entity table needs one row per key; deduplicate it"))
+
+
+def load(source: str | Path | Sequence[str | Path]) -> RuleSet:
+    """Load rules from a file, a directory of `.tags` files, several of those, or text.
+
+    A `str` that names an existing path, or ends in `.tags`, is a path; any other string
+    is rule text. Syntax errors do not raise: they are in `RuleSet.check()`."""
+    if isinstance(source, str | Path) and not _is_path(source):
+        return _from_texts({"<rules>": str(source)})
+    paths = [source] if isinstance(source, str | Path) else list(source)
+    texts: dict[str, str] = {}
+    for p in paths:
+        for file in _rule_files(Path(p)):
+            try:
+                texts[str(file)] = file.read_text("utf-8")
+            except UnicodeDecodeError as exc:
+                raise TagEngineError(error("TE402", f"`{file}` is not UTF-8 text "
+                                           f"(byte {exc.start})", None,
+                                           "save the rule file as UTF-8")) from None
+    return _from_texts(texts)
+
+
+def _is_path(source: str | Path) -> bool:
+    if isinstance(source, Path):
+        return True
+    return "\n" not in source and (Path(source).exists() or source.endswith(RULE_SUFFIX))
+
+
+def _rule_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(path.rglob(f"*{RULE_SUFFIX}"))
+        if not files:
+            raise TagEngineError(error("TE401", f"no `{RULE_SUFFIX}` files in `{path}`", None))
+        return files
+    if not path.is_file():
+        raise TagEngineError(error("TE401", f"no such rule file: `{path}`", None,
+                                   "check the path"))
+    return [path]
+
+
+def _from_texts(texts: Mapping[str, str]) -> RuleSet:
+    statements: list[ast.Statement] = []
+    diags: list[Diagnostic] = []
+    for name, text in texts.items():
+        program, file_diags = parse(text, name)
+        statements.extend(program.statements)
+        diags.extend(file_diags)
+    return RuleSet(ast.Program(tuple(statements)), texts, diags)

@@ -1,0 +1,33 @@
+"""Table schemas: what the checker knows about the data before any row is read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from tagengine import ir
+
+# table name -> column name -> Polars dtype
+Schema = Mapping[str, Mapping[str, pl.DataType]]
+
+
+def type_of(dtype: pl.DataType) -> ir.Type | None:
+    """Our type for a Polars dtype, or None when rules cannot use such a column."""
+    if dtype == pl.Boolean:
+        return ir.BOOL
+    if dtype.is_integer():
+        return ir.INT
+    if dtype.is_float():
+        return ir.FLOAT
+    if isinstance(dtype, pl.Decimal):
+        return ir.decimal(dtype.scale)
+    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum | pl.Categorical):
+        return ir.STRING
+    if dtype == pl.Date:
+        return ir.DATE
+    if isinstance(dtype, pl.Datetime):
+        return ir.DATETIME
+    if isinstance(dtype, pl.Duration):
+        return ir.DURATION
+    return None

@@ -1,0 +1,192 @@
+"""AST of a rule file: what was written, with a source span on every node.
+
+Nodes are frozen dataclasses; the checker turns them into the typed IR (`tagengine.ir`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of source text; lines and columns are 1-based, `end_column` exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def to(self, other: Span) -> Span:
+        return Span(self.file, self.line, self.column, other.end_line, other.end_column)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+# ---- expressions -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Expr:
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Literal(Expr):
+    """A constant. `value` is int, Decimal, str, bool, date or datetime."""
+
+    value: int | Decimal | str | bool | dt.date | dt.datetime
+    text: str  # as written, for messages and the formatter
+
+
+@dataclass(frozen=True, slots=True)
+class Duration(Expr):
+    amount: int
+    unit: str  # "days" | "weeks" | "months" | "years"
+
+
+@dataclass(frozen=True, slots=True)
+class Name(Expr):
+    """A bare or back-quoted name: a column, another rule, or `as_of`."""
+
+    name: str
+    quoted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Unary(Expr):
+    op: str  # "not" | "neg"
+    operand: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Binary(Expr):
+    """Arithmetic, comparison and boolean operators."""
+
+    op: str  # "+ - * / == != < <= > >= and or"
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class InList(Expr):
+    operand: Expr
+    items: tuple[Expr, ...]
+    negated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Between(Expr):
+    operand: Expr
+    low: Expr
+    high: Expr
+    negated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IsMissing(Expr):
+    operand: Expr
+    negated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TextTest(Expr):
+    op: str  # "contains" | "starts with" | "ends with" | "matches"
+    operand: Expr
+    pattern: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class ListExpr(Expr):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Expr):
+    func: str
+    func_span: Span
+    args: tuple[Expr, ...]
+    descending: bool | None = None  # set by a trailing `ascending` / `descending`
+
+
+# ---- statements -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    key: str
+    value: str | int | Decimal
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    span: Span
+    name: str
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Entity(Statement):
+    table: str
+    key: str
+    key_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Rule(Statement):
+    """A named definition: feature, tag, score or segment."""
+
+    label: str | None
+    meta: tuple[Meta, ...]
+
+    kind = "rule"
+
+
+@dataclass(frozen=True, slots=True)
+class Feature(Rule):
+    expr: Expr
+    kind = "feature"
+
+
+@dataclass(frozen=True, slots=True)
+class Tag(Rule):
+    condition: Expr
+    kind = "tag"
+
+
+@dataclass(frozen=True, slots=True)
+class Score(Rule):
+    expr: Expr
+    kind = "score"
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    value: str
+    condition: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Segment(Rule):
+    branches: tuple[Branch, ...]
+    otherwise: str | None
+    kind = "segment"
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    statements: tuple[Statement, ...] = field(default_factory=tuple)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(s for s in self.statements if isinstance(s, Rule))
+
+    @property
+    def entities(self) -> tuple[Entity, ...]:
+        return tuple(s for s in self.statements if isinstance(s, Entity))

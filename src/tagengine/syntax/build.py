@@ -1,0 +1,231 @@
+"""Parse tree → AST: a Lark Transformer whose methods mirror the grammar's rule names."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from lark import Token, Transformer, v_args
+from lark.tree import Meta as LarkMeta
+
+from tagengine.syntax import ast
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+_ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
+_UNITS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
+
+
+def unquote(token: str) -> str:
+    """The text of a string literal. Unknown escapes stay as written (`"\\d+"` is a regex)."""
+
+    def repl(m: re.Match[str]) -> str:
+        esc = m.group(1)
+        if esc.startswith("u") and len(esc) == 5:
+            return chr(int(esc[1:], 16))
+        return _ESCAPES.get(esc, "\\" + esc)
+
+    return _ESCAPE_RE.sub(repl, token[1:-1])
+
+
+def parse_number(text: str) -> int | Decimal:
+    clean = text.replace("_", "")
+    return Decimal(clean) if "." in clean else int(clean)
+
+
+class _Order:
+    """A trailing `ascending` / `descending` argument, folded into its Call."""
+
+    def __init__(self, descending: bool, span: ast.Span):
+        self.descending = descending
+        self.span = span
+
+
+@v_args(inline=True, meta=True)
+class Builder(Transformer):
+    def __init__(self, file: str):
+        super().__init__(visit_tokens=False)
+        self.file = file
+        self.problems: list[tuple[str, ast.Span]] = []  # (message, span) found while building
+
+    # ---- spans -------------------------------------------------------------
+
+    def _span(self, meta: LarkMeta) -> ast.Span:
+        return ast.Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tspan(self, tok: Token) -> ast.Span:
+        return ast.Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    # ---- statements --------------------------------------------------------
+
+    def start(self, meta, *statements):
+        return ast.Program(tuple(statements))
+
+    def entity(self, meta, name, table, key):
+        return ast.Entity(self._span(meta), name[0], name[1], table[0], key[0], key[1])
+
+    def _rule_parts(self, parts):
+        label = next((p for p in parts if isinstance(p, _Label)), None)
+        metas = tuple(p for p in parts if isinstance(p, ast.Meta))
+        rest = [p for p in parts if not isinstance(p, _Label | ast.Meta)]
+        return (label.text if label else None), metas, rest
+
+    def feature(self, meta, name, *parts):
+        label, metas, (expr,) = self._rule_parts(parts)
+        return ast.Feature(self._span(meta), name[0], name[1], label, metas, expr)
+
+    def tag(self, meta, name, *parts):
+        label, metas, (cond,) = self._rule_parts(parts)
+        return ast.Tag(self._span(meta), name[0], name[1], label, metas, cond)
+
+    def score(self, meta, name, *parts):
+        label, metas, (expr,) = self._rule_parts(parts)
+        return ast.Score(self._span(meta), name[0], name[1], label, metas, expr)
+
+    def segment(self, meta, name, *parts):
+        label, metas, rest = self._rule_parts(parts)
+        branches = tuple(p for p in rest if isinstance(p, ast.Branch))
+        otherwise = next((p.text for p in rest if isinstance(p, _Else)), None)
+        return ast.Segment(self._span(meta), name[0], name[1], label, metas, branches, otherwise)
+
+    def branch(self, meta, value, cond):
+        return ast.Branch(unquote(value), cond, self._span(meta))
+
+    def else_branch(self, meta, value):
+        return _Else(unquote(value))
+
+    def label(self, meta, value):
+        return _Label(unquote(value))
+
+    def meta(self, meta, key, value):
+        if isinstance(value, Token) and value.type == "STRING":
+            v: str | int | Decimal = unquote(value)
+        elif isinstance(value, ast.Literal):
+            v = value.value  # type: ignore[assignment]
+        else:
+            v = str(value)
+        return ast.Meta(str(key), v, self._span(meta))
+
+    def name(self, meta, tok):
+        text = str(tok)
+        if tok.type == "QUOTED_NAME":
+            text = text[1:-1]
+        return (text, self._tspan(tok), tok.type == "QUOTED_NAME")
+
+    # ---- expressions -------------------------------------------------------
+
+    def _binary(op):  # noqa: N805 - a factory used in the class body
+        def method(self, meta, left, right):
+            return ast.Binary(self._span(meta), op, left, right)
+
+        return method
+
+    or_, and_ = _binary("or"), _binary("and")
+    eq, ne, lt, le = _binary("=="), _binary("!="), _binary("<"), _binary("<=")
+    gt, ge = _binary(">"), _binary(">=")
+    add, sub, mul, div = _binary("+"), _binary("-"), _binary("*"), _binary("/")
+
+    def not_(self, meta, operand):
+        return ast.Unary(self._span(meta), "not", operand)
+
+    def neg(self, meta, operand):
+        return ast.Unary(self._span(meta), "neg", operand)
+
+    def in_(self, meta, operand, items):
+        return ast.InList(self._span(meta), operand, items.items, False)
+
+    def not_in(self, meta, operand, items):
+        return ast.InList(self._span(meta), operand, items.items, True)
+
+    def between(self, meta, operand, low, high):
+        return ast.Between(self._span(meta), operand, low, high, False)
+
+    def not_between(self, meta, operand, low, high):
+        return ast.Between(self._span(meta), operand, low, high, True)
+
+    def is_missing(self, meta, operand):
+        return ast.IsMissing(self._span(meta), operand, False)
+
+    def is_not_missing(self, meta, operand):
+        return ast.IsMissing(self._span(meta), operand, True)
+
+    def _text_test(op):  # noqa: N805
+        def method(self, meta, operand, pattern):
+            return ast.TextTest(self._span(meta), op, operand, pattern)
+
+        return method
+
+    contains, matches = _text_test("contains"), _text_test("matches")
+    starts_with, ends_with = _text_test("starts with"), _text_test("ends with")
+
+    def ref(self, meta, name):
+        return ast.Name(name[1], name[0], name[2])
+
+    def number(self, meta, tok):
+        return ast.Literal(self._span(meta), parse_number(str(tok)), str(tok))
+
+    def string(self, meta, tok):
+        return ast.Literal(self._span(meta), unquote(str(tok)), str(tok))
+
+    def percent(self, meta, tok):
+        value = Decimal(str(tok)[:-1].replace("_", "")) / 100
+        return ast.Literal(self._span(meta), value, str(tok))
+
+    def date(self, meta, tok):
+        try:
+            value = dt.date.fromisoformat(str(tok))
+        except ValueError:
+            self.problems.append((f"`{tok}` is not a valid date", self._span(meta)))
+            value = dt.date(1970, 1, 1)
+        return ast.Literal(self._span(meta), value, str(tok))
+
+    def datetime(self, meta, tok):
+        try:
+            value = dt.datetime.fromisoformat(str(tok))
+        except ValueError:
+            self.problems.append((f"`{tok}` is not a valid date and time", self._span(meta)))
+            value = dt.datetime(1970, 1, 1)
+        return ast.Literal(self._span(meta), value, str(tok))
+
+    def true(self, meta):
+        return ast.Literal(self._span(meta), True, "true")
+
+    def false(self, meta):
+        return ast.Literal(self._span(meta), False, "false")
+
+    def duration(self, meta, amount, unit):
+        number = parse_number(str(amount))
+        if not isinstance(number, int):
+            self.problems.append(("a duration needs a whole number", self._span(meta)))
+            number = int(number)
+        return ast.Duration(self._span(meta), number, _UNITS.get(str(unit), str(unit)))
+
+    def list(self, meta, *items):
+        return ast.ListExpr(self._span(meta), tuple(i for i in items if i is not None))
+
+    def order(self, meta, tok):
+        return _Order(str(tok) == "descending", self._span(meta))
+
+    def call(self, meta, func, *args):
+        args = tuple(a for a in args if a is not None)
+        orders = [a for a in args if isinstance(a, _Order)]
+        exprs = tuple(a for a in args if not isinstance(a, _Order))
+        descending = None
+        if orders:
+            if len(orders) > 1 or not isinstance(args[-1], _Order):
+                self.problems.append(
+                    ("`ascending` or `descending` may appear once, as the last argument",
+                     orders[-1].span)
+                )
+            descending = orders[-1].descending
+        return ast.Call(self._span(meta), str(func), self._tspan(func), exprs, descending)
+
+
+class _Label:
+    def __init__(self, text: str):
+        self.text = text
+
+
+class _Else:
+    def __init__(self, text: str):
+        self.text = text

@@ -1,0 +1,190 @@
+"""Text → AST. Lark (LALR) does the parsing; this module turns its errors into words.
+
+After a syntax error the failing statement is blanked out (line breaks kept, so every
+position stays true) and the file is parsed again, so one run reports every broken
+statement while the good ones still reach the checker.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from tagengine.diagnostics import Diagnostic, error
+from tagengine.syntax import ast
+from tagengine.syntax.build import Builder
+
+MAX_SYNTAX_ERRORS = 50
+STATEMENT_KEYWORDS = ("entity", "feature", "tag", "segment", "score")
+_STATEMENT_START = re.compile(r"^[ \t]*(?:%s)\b" % "|".join(STATEMENT_KEYWORDS), re.MULTILINE)
+
+# How expected tokens read in a message. Anything not listed is shown as written.
+_WORDS = {
+    "NAME": "a name",
+    "QUOTED_NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": 'a quoted text ("...")',
+    "DATE": "a date",
+    "DATETIME": "a date and time",
+    "PERCENT": "a percentage",
+    "DURATION_UNIT": "a time unit (days, weeks, months, years)",
+    "$END": "the end of the file",
+}
+
+
+@cache
+def grammar_text() -> str:
+    return resources.files("tagengine").joinpath("grammar/tagengine.lark").read_text("utf-8")
+
+
+@cache
+def _lark() -> Lark:
+    return Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def parse(text: str, file: str = "<rules>") -> tuple[ast.Program, list[Diagnostic]]:
+    """Parse one file. Returns the AST of every statement that parsed, and the errors."""
+    diagnostics: list[Diagnostic] = []
+    work = text
+    tree = None
+    while tree is None:
+        try:
+            tree = _lark().parse(work)
+        except UnexpectedInput as exc:
+            diagnostics.append(_describe(exc, work, file))
+            blanked = _blank_statement(work, _error_offset(exc, work))
+            if blanked == work or len(diagnostics) >= MAX_SYNTAX_ERRORS:
+                return ast.Program(), diagnostics
+            work = blanked
+    builder = Builder(file)
+    program = builder.transform(tree)
+    diagnostics += [error("TE002", msg, span) for msg, span in builder.problems]
+    return program, diagnostics
+
+
+def _error_offset(exc: UnexpectedInput, text: str) -> int:
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
+        return len(text)
+    pos = getattr(exc, "pos_in_stream", None)
+    if isinstance(exc, UnexpectedToken):
+        pos = exc.token.start_pos
+    return len(text) if pos is None else pos
+
+
+def _blank_statement(text: str, offset: int) -> str:
+    """Replace the statement around `offset` with spaces, keeping line breaks."""
+    starts = [m.start() for m in _STATEMENT_START.finditer(text)]
+    line_start = text.rfind("\n", 0, offset) + 1
+    at_keyword = line_start in starts and not text[line_start:offset].strip()
+    before = [s for s in starts if (s < line_start if at_keyword else s <= offset)]
+    start = before[-1] if before else 0
+    after = [s for s in starts if s > start and s >= (line_start if at_keyword else offset)]
+    end = after[0] if after and after[0] > start else len(text)
+    if at_keyword and after and after[0] == line_start:
+        end = line_start
+    if end <= start:
+        end = len(text)
+    chunk = text[start:end]
+    return text[:start] + re.sub(r"[^\n]", " ", chunk) + text[end:]
+
+
+def _describe(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    line, column = exc.line, exc.column
+    if isinstance(exc, UnexpectedCharacters):
+        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        span = ast.Span(file, line, column, line, column + 1)
+        hint = None
+        if char == "'":
+            hint = 'text goes in double quotes: "like this"'
+        elif char == "=":
+            hint = "to compare, write `==`"
+        return error("TE001", f"unexpected character `{char}`", span, hint, "not valid here")
+    assert isinstance(exc, UnexpectedToken | UnexpectedEOF)
+    token: Token | None = getattr(exc, "token", None)
+    expected = _acceptable(exc)
+    prev = _previous_token(text, exc)
+    wanted = _expected_words(expected, prev)
+    after = f" after `{prev}`" if prev else ""
+    if token is None or token.type == "$END":
+        body = text.rstrip()
+        end_line = body.count("\n") + 1
+        end_col = len(body) - body.rfind("\n")
+        span = ast.Span(file, end_line, end_col, end_line, end_col + 1)
+        return error("TE001", f"the file ends too early: expected {wanted}{after}", span,
+                     "finish the last statement", "here")
+    span = ast.Span(file, token.line, token.column, token.end_line, token.end_column)
+    found = str(token)
+    hint = _hint(found, token, expected, prev)
+    return error("TE001", f"expected {wanted}{after}, found `{found}`", span, hint, "unexpected")
+
+
+def _acceptable(exc: UnexpectedInput) -> set[str]:
+    """What the parser could take here. LALR merges states, so `exc.expected` can list
+    tokens that were only valid in another context; simulating each one is exact."""
+    interactive = getattr(exc, "interactive_parser", None)
+    if interactive is not None:
+        try:
+            return set(interactive.accepts())
+        except Exception:  # noqa: BLE001 - fall back to Lark's own list
+            pass
+    return set(getattr(exc, "expected", set()) or set())
+
+
+def _previous_token(text: str, exc: UnexpectedInput) -> str | None:
+    history = getattr(exc, "token_history", None)
+    if history:
+        return str(history[-1])
+    state = getattr(exc, "state", None)
+    if state is not None:
+        try:
+            return str(state.value_stack[-1]) if state.value_stack and isinstance(
+                state.value_stack[-1], Token) else None
+        except AttributeError:
+            return None
+    return None
+
+
+def _expected_words(expected: set[str], prev: str | None) -> str:
+    terminals = {t.name: t for t in _lark().terminals}
+    literal = {t.pattern.value: t.name for t in terminals.values() if t.pattern.type == "str"}
+    if {"NUMBER", "STRING", "NAME"} <= expected:
+        return "a condition" if prev == "when" else "a value"
+    if literal.get("==") in expected:
+        return "an operator (`==`, `>`, `and`, `+`, ...) or the next statement"
+    words: list[str] = []
+    for name in sorted(expected):
+        if name in _WORDS:
+            word = _WORDS[name]
+        elif name in terminals and terminals[name].pattern.type == "str":
+            word = f"`{terminals[name].pattern.value}`"
+        else:
+            word = name.lower()
+        if word not in words:
+            words.append(word)
+    if not words:
+        return "something else"
+    if len(words) > 6:
+        words = [*words[:6], "…"]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _hint(found: str, token: Token, expected: set[str], prev: str | None) -> str | None:
+    if found == "=":
+        return "to compare, write `==`; `=` only defines a feature or score"
+    if found in ("<>", "!"):
+        return "write `!=` for 'not equal'"
+    if found in ("&&", "&"):
+        return "write `and`"
+    if found in ("||", "|"):
+        return "write `or`"
+    if "WHEN" in expected and prev is not None:
+        return "a tag needs `when` before its condition: tag NAME when CONDITION"
+    if token.type in ("TAG", "FEATURE", "SEGMENT", "SCORE", "ENTITY"):
+        return "the statement before this one is incomplete"
+    if token.type == "NAME" and found in ("AND", "OR", "NOT", "And", "Or", "Not"):
+        return f"keywords are lower case: `{found.lower()}`"
+    return None
