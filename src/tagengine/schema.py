@@ -14,6 +14,8 @@ Schema = Mapping[str, Mapping[str, pl.DataType]]
 
 def type_of(dtype: pl.DataType) -> ir.Type | None:
     """Our type for a Polars dtype, or None when rules cannot use such a column."""
+    if dtype == pl.Null:  # an all-missing column (e.g. empty in every CSV row) fits anything
+        return ir.UNKNOWN
     if dtype == pl.Boolean:
         return ir.BOOL
     if dtype.is_integer():

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+import tagengine
+
+AS_OF = dt.date(2024, 12, 31)
+HEADER = "entity customer table customers key customer_id\n"
+
+
+def evaluate(rules: str, data: dict[str, list], as_of: dt.date = AS_OF, **kw) -> pl.DataFrame:
+    """Evaluate rule text (the entity header is added) over a small customers table."""
+    df = pl.DataFrame(data, strict=False)
+    return tagengine.load(HEADER + rules).evaluate({"customers": df}, as_of=as_of, **kw)
+
+
+def codes(rules: str, schema: dict | None = None) -> list[str]:
+    diags = tagengine.load(HEADER + rules).check(
+        {"customers": schema} if schema is not None else None
+    )
+    return [d.code for d in diags]
+
+
+@pytest.fixture(scope="session")
+def example_dir(tmp_path_factory) -> object:
+    from tagengine import example_data
+
+    path = tmp_path_factory.mktemp("example")
+    example_data.write(path, example_data.generate(customers=2000, seed=7))
+    return path
