@@ -102,10 +102,13 @@ def _overrides(items: list[str] | None) -> dict[str, str]:
     return result
 
 
-def _load(paths: list[Path]) -> RuleSet:
-    rules = tagengine.load(paths)
+def _load(paths: list[Path], syntax_errors_fatal: bool = True) -> RuleSet:
+    try:
+        rules = tagengine.load(paths)
+    except TagEngineError as exc:
+        _fail(exc.diagnostics)
     errors = [d for d in rules.parse_diagnostics if d.is_error]
-    if errors:
+    if errors and syntax_errors_fatal:
         _fail(errors, rules)
     return rules
 
@@ -165,17 +168,17 @@ def check(
     strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
 ) -> None:
     """Check syntax, names, types and cycles; against the data's schema when --data is given."""
-    ruleset = tagengine.load(rules)
+    ruleset = _load(rules, syntax_errors_fatal=False)
     try:
         schema = schema_of(_tables(ruleset, data, table)) if (data or table) else None
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
     diagnostics = ruleset.check(schema)
     if fmt is CheckFormat.json:
-        out.print(render_json(diagnostics), markup=False)
+        typer.echo(render_json(diagnostics))
     elif fmt is CheckFormat.github:
         if diagnostics:
-            out.print(render_github(diagnostics), markup=False)
+            typer.echo(render_github(diagnostics))
     elif diagnostics:
         err.print(render_human(diagnostics, ruleset.sources), end="", markup=False)
     failed = any(d.is_error or strict for d in diagnostics)

@@ -19,6 +19,10 @@ def check(program: ast.Program, schema: Schema | None) -> tuple[ir.Program | Non
     diags: list[Diagnostic] = []
     entity = _entity(program, diags)
     rules = _unique_rules(program.rules, diags)
+    if entity is not None and entity.key in rules:
+        clash = rules.pop(entity.key)
+        diags.append(error("TE102", f"`{clash.name}` is the entity key; a rule cannot take its "
+                           "name", clash.name_span, "rename the rule"))
     columns = _columns(entity, schema, diags) if entity else None
 
     deps = {r.name: _names_used(r) & set(rules) for r in rules.values()}

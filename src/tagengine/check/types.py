@@ -146,7 +146,14 @@ class Typer:
             return ir.Column(ir.UNKNOWN, node.span, n)
         if n in self.columns:
             self.used_columns.add(n)
-            return ir.Column(self.columns[n], node.span, n)
+            t = self.columns[n]
+            if t.kind.startswith("unsupported"):
+                dtype = t.kind.removeprefix("unsupported ")
+                self.fail("TE108", f"column `{n}` holds {dtype} values, which rules cannot use",
+                          node.span, "rules work on numbers, text, dates and true/false; "
+                          "convert the column before loading it")
+                return ir.Column(ir.UNKNOWN, node.span, n)
+            return ir.Column(t, node.span, n)
         suggestion = did_you_mean(n, [*self.rules, *self.columns])
         hint = f"did you mean `{suggestion}`?" if suggestion else (
             f"define it with `feature {n} = ...`, or check the columns of `{self.table}`")

@@ -1,0 +1,3 @@
+from tagengine.cli import main
+
+main()

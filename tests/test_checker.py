@@ -1,0 +1,148 @@
+"""Names, types, dependency order, cycles and duplicates — each problem at its span."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from conftest import HEADER, codes
+
+import tagengine
+
+SCHEMA = {
+    "customer_id": pl.Int64, "age": pl.Int32, "name": pl.String, "spend": pl.Float64,
+    "signup": pl.Date, "seen": pl.Datetime("us"), "vip": pl.Boolean,
+    "balance": pl.Decimal(12, 2), "city": pl.Categorical(), "tags": pl.List(pl.String),
+}
+
+DIAGNOSTICS = [
+    # (rules, code, line, column) — line 1 is the entity header
+    ("tag a when spend_90 > 1", "TE101", 2, 12),
+    ("tag a when name > 1", "TE201", 2, 12),
+    ("tag a when age", "TE202", 2, 12),
+    ("score s = name", "TE203", 2, 11),
+    ("tag a when x > 1\ntag a when y > 1", "TE101", 2, 12),
+    ("tag a when age > 1\ntag a when age > 2", "TE102", 3, 5),
+    ("feature a = b + 1\nfeature b = a + 1", "TE103", 2, 9),
+    ("tag a when foo(age) > 1", "TE104", 2, 12),
+    ("feature f = days_between(signup)", "TE105", 2, 13),
+    ("feature f = upper(age)", "TE204", 2, 19),
+    ('tag a when name matches "(unclosed"', "TE205", 2, 25),
+    ("feature f = [1, 2]", "TE206", 2, 13),
+    ("tag a when age in [1, age]", "TE206", 2, 23),
+    ("score s = ntile(age, 0)", "TE204", 2, 22),
+    ("score s = ntile(age)", "TE105", 2, 11),
+    ("score s = qcut(name, 4)", "TE204", 2, 16),
+    ("tag a when signup > 30", "TE201", 2, 12),
+    ("tag a when signup - as_of > 3 months", "TE201", 2, 29),
+    ("feature f = name * 2", "TE201", 2, 13),
+    ("tag a when vip > true", "TE201", 2, 12),
+    ("tag a when age and vip", "TE202", 2, 12),
+    ("tag a when tags is missing", "TE108", 2, 12),
+    ('tag a when age contains "1"', "TE201", 2, 12),
+    ("feature customer_id = 1", "TE102", 2, 9),
+]
+
+
+@pytest.mark.parametrize(("rules", "code", "line", "column"), DIAGNOSTICS)
+def test_diagnostics(rules, code, line, column):
+    diags = tagengine.load(HEADER + rules).check({"customers": SCHEMA})
+    found = [(d.code, d.span.line, d.span.column) for d in diags if d.span]
+    assert (code, line, column) in found, found
+
+
+def test_unknown_name_suggests_the_closest_name():
+    diags = tagengine.load(HEADER + "feature spend_90d = spend\ntag a when spend_90 > 1").check(
+        {"customers": SCHEMA})
+    (d,) = diags
+    assert d.message == "unknown name `spend_90`"
+    assert d.hint == "did you mean `spend_90d`?"
+
+
+def test_unknown_column_suggestion_includes_columns():
+    (d,) = tagengine.load(HEADER + "tag a when agee > 1").check({"customers": SCHEMA})
+    assert d.hint == "did you mean `age`?"
+
+
+def test_cycle_names_every_rule_on_it():
+    rules = "feature a = b + 1\nfeature b = c + 1\nfeature c = a + 1\nfeature d = a"
+    diags = tagengine.load(HEADER + rules).check({"customers": SCHEMA})
+    cycle = [d for d in diags if d.code == "TE103"]
+    assert len(cycle) == 1
+    assert "a → b → c → a" in cycle[0].message
+
+
+def test_self_reference_is_a_cycle():
+    assert "TE103" in codes("feature a = a + 1", SCHEMA)
+
+
+def test_duplicate_names_both_places():
+    (d,) = tagengine.load(HEADER + "tag a when age > 1\nfeature a = 2").check(
+        {"customers": SCHEMA})
+    assert d.code == "TE102" and d.span.line == 3
+    assert "<rules>:2:5" in d.hint
+
+
+def test_all_errors_reported_at_once():
+    rules = "tag a when nme > 1\ntag b when age > \"x\"\nscore c = ntile(name, 3)\ntag d when e"
+    found = codes(rules, SCHEMA)
+    assert found.count("TE101") == 2 and "TE201" in found and "TE204" in found
+
+
+def test_rules_may_be_written_in_any_order():
+    rules = "tag b when a > 1\nfeature a = age * 2"
+    assert codes(rules, SCHEMA) == []
+    program = tagengine.load(HEADER + rules).compile({"customers": SCHEMA})
+    assert [r.name for r in program.rules] == ["a", "b"]
+    assert program.outputs == ("b", "a")
+
+
+def test_rule_shadowing_a_column_warns():
+    diags = tagengine.load(HEADER + "feature age = 3").check({"customers": SCHEMA})
+    assert [(d.code, d.severity) for d in diags] == [("TE301", "warning")]
+
+
+def test_without_schema_only_structure_is_checked():
+    assert codes("tag a when whatever > 1\nfeature b = b") == ["TE103"]
+
+
+def test_missing_entity_declaration():
+    diags = tagengine.load("tag a when x > 1").check(None)
+    assert [d.code for d in diags] == ["TE106"]
+
+
+def test_key_must_be_a_column():
+    diags = tagengine.load("entity c table customers key id\ntag a when age > 1").check(
+        {"customers": SCHEMA})
+    assert [d.code for d in diags] == ["TE107"]
+
+
+def test_missing_table():
+    diags = tagengine.load(HEADER + "tag a when age > 1").check({"people": SCHEMA})
+    assert [d.code for d in diags] == ["TE107"]
+
+
+TYPED = [
+    ("feature f = age + 1", "int"),
+    ("feature f = age / 2", "float"),
+    ("feature f = balance + 1", "decimal"),
+    ("feature f = spend + balance", "float"),
+    ("feature f = signup - as_of", "duration"),
+    ("feature f = signup + 30 days", "date"),
+    ("feature f = seen - 1 week", "datetime"),
+    ("feature f = coalesce(age, 0)", "int"),
+    ("feature f = coalesce(age, spend)", "float"),
+    ("feature f = city", "string"),
+    ("score f = percent_rank(age)", "float"),
+    ("score f = rank(signup)", "int"),
+    ("feature f = round(balance, 1)", "decimal"),
+]
+
+
+@pytest.mark.parametrize(("rules", "kind"), TYPED)
+def test_types_inferred_from_schema(rules, kind):
+    program = tagengine.load(HEADER + rules).compile({"customers": SCHEMA})
+    assert program.rule("f").type.kind == kind
+
+
+def test_date_and_datetime_compare():
+    assert codes("tag a when seen > signup and seen < 2025-01-01", SCHEMA) == []

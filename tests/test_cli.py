@@ -1,0 +1,173 @@
+"""End to end: the `tagengine` command on the bundled example data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from tagengine.cli import app
+
+RULES = str(Path(__file__).parent.parent / "rules" / "retail.tags")
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_run_writes_one_row_per_customer_sorted(example_dir, tmp_path):
+    out = tmp_path / "tags.parquet"
+    result = invoke("run", RULES, "--data", example_dir, "--as-of", "2024-12-31", "--out", out)
+    assert result.exit_code == 0, result.output
+    df = pl.read_parquet(out)
+    customers = pl.read_parquet(example_dir / "customers.parquet")
+    assert df.height == customers.height
+    assert df["customer_id"].is_sorted()
+    assert df.columns[0] == "customer_id" and "high_value" not in df.columns
+    for tag in ("female", "tier1_city", "churn_risk", "winback_target"):
+        assert df[tag].dtype == pl.Boolean and df[tag].null_count() == 0
+    assert "2024-12-31" in result.output and "一线城市" in result.output
+    meta = pq.read_metadata(out).metadata
+    assert meta[b"tagengine.as_of"] == b"2024-12-31"
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv", "ndjson", "arrow"])
+def test_run_output_is_byte_identical_across_runs(example_dir, tmp_path, suffix):
+    paths = [tmp_path / f"a.{suffix}", tmp_path / f"b.{suffix}"]
+    for p in paths:
+        result = invoke("run", RULES, "-d", example_dir, "--as-of", "2024-12-31", "-o", p, "-q")
+        assert result.exit_code == 0, result.output
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert paths[0].stat().st_size > 1000
+
+
+def test_run_long_format_and_select(example_dir, tmp_path):
+    out = tmp_path / "long.csv"
+    result = invoke("run", RULES, "-d", example_dir, "--as-of", "2024-12-31", "-o", out,
+                    "--format", "long", "--select", "churn_risk,age_group", "-q")
+    assert result.exit_code == 0, result.output
+    df = pl.read_csv(out, infer_schema=False)
+    assert df.columns == ["customer_id", "name", "value"]
+    assert df["name"].unique().sort().to_list() == ["age_group", "churn_risk"]
+    assert df.height == 2 * 2000
+    meta = json.loads((tmp_path / "long.csv.meta.json").read_text())
+    assert meta["tagengine.as_of"] == "2024-12-31"
+
+
+def test_select_unknown_rule_is_a_clear_error(example_dir, tmp_path):
+    result = invoke("run", RULES, "-d", example_dir, "-o", tmp_path / "x.parquet",
+                    "--select", "churn_rsk")
+    assert result.exit_code == 1
+    assert "did you mean `churn_risk`?" in result.output
+
+
+def test_table_option_binds_the_entity_file(example_dir, tmp_path):
+    out = tmp_path / "t.parquet"
+    ipc = tmp_path / "people.arrow"
+    pl.read_parquet(example_dir / "customers.parquet").write_ipc(ipc)
+    result = invoke("run", RULES, "--table", f"customers={ipc}", "--as-of", "2024-12-31",
+                    "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    again = tmp_path / "u.parquet"
+    invoke("run", RULES, "-d", example_dir, "--as-of", "2024-12-31", "-o", again, "-q")
+    a, b = pl.read_parquet(out), pl.read_parquet(again)
+    assert a.select(pl.col(pl.Boolean)).equals(b.select(pl.col(pl.Boolean)))
+
+
+def test_check_clean_rules_against_data(example_dir):
+    result = invoke("check", RULES, "--data", example_dir)
+    assert result.exit_code == 0, result.output
+    assert "0 errors" in result.output
+
+
+def test_check_reports_every_error_with_a_caret(tmp_path, example_dir):
+    bad = tmp_path / "bad.tags"
+    bad.write_text("entity customer table customers key customer_id\n"
+                   "tag a when agee > 3\ntag b when city > 3\ntag c when x = 1\n", "utf-8")
+    result = invoke("check", bad, "--data", example_dir)
+    assert result.exit_code == 1
+    text = result.output
+    assert f"{bad}:2:12" in text and "did you mean `age`?" in text
+    assert "cannot compare text with whole number" in text
+    assert "to compare, write `==`" in text
+    assert "^^^^" in text
+    assert "3 errors" in text
+
+
+def test_check_json_and_github_formats(tmp_path):
+    bad = tmp_path / "bad.tags"
+    bad.write_text("entity customer table customers key customer_id\ntag a when b = 1\n")
+    result = invoke("check", bad, "--format", "json")
+    assert result.exit_code == 1
+    (item,) = json.loads(result.stdout)
+    assert (item["code"], item["line"], item["column"]) == ("TE001", 2, 14)
+    result = invoke("check", bad, "--format", "github")
+    assert result.stdout.startswith(f"::error file={bad},line=2,col=14,")
+
+
+def test_compile_prints_polars_expressions(example_dir):
+    result = invoke("compile", RULES, "--data", example_dir, "--as-of", "2024-12-31")
+    assert result.exit_code == 0, result.output
+    assert "tier1_city = " in result.output and "is_in" in result.output
+
+
+@pytest.mark.parametrize(("args", "code", "words"), [
+    (["run", RULES, "-o", "x.parquet", "--as-of", "31/12/2024"], 2, "--as-of takes a date"),
+    (["run", RULES, "-o", "x.parquet", "--table", "oops"], 2, "NAME=SOURCE"),
+    (["run", RULES, "-o", "x.parquet", "--data", "no/such/dir"], 1, "no such file or folder"),
+    (["run", "no/such.tags", "-o", "x.parquet"], 1, "no such rule file"),
+    (["run", RULES, "-o", "x.xlsx", "--data", "DATA"], 1, "cannot tell the output format"),
+    (["check", RULES, "--data", "DATA", "--format", "xml"], 2, "xml"),
+])
+def test_user_errors_exit_cleanly(args, code, words, example_dir):
+    args = [str(example_dir) if a == "DATA" else a for a in args]
+    result = invoke(*args)
+    assert result.exit_code == code
+    assert words in result.output
+    assert "Traceback" not in result.output
+
+
+def test_failed_run_keeps_previous_output(example_dir, tmp_path):
+    out = tmp_path / "tags.parquet"
+    assert invoke("run", RULES, "-d", example_dir, "-o", out, "-q").exit_code == 0
+    before = out.read_bytes()
+    broken = tmp_path / "customers.csv"
+    broken.write_text("customer_id,age\n1,30\n1,31\n")  # duplicate key
+    result = invoke("run", RULES, "--table", f"customers={broken}", "-o", out, "-q")
+    assert result.exit_code == 1
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.csv", "tags.parquet"]
+
+
+def test_duplicate_keys_are_reported_with_examples(tmp_path):
+    rules = tmp_path / "r.tags"
+    rules.write_text("entity c table customers key id\ntag a when x > 1\n")
+    data = tmp_path / "customers.csv"
+    data.write_text("id,x\n1,1\n2,2\n2,3\n5,1\n5,0\n")
+    result = invoke("run", rules, "--data", data, "-o", tmp_path / "o.parquet")
+    assert result.exit_code == 1
+    assert "2 key value(s) of `customers.id` appear more than once (e.g. 2, 5)" in result.output
+
+
+def test_console_script_never_shows_a_traceback(tmp_path):
+    rules = tmp_path / "r.tags"
+    rules.write_text("entity c table customers key id\ntag a when x >\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tagengine", "check", str(rules)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "error[TE001]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_help_shows_an_example():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "tagengine run rules/retail.tags" in result.output
