@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from conftest import HEADER, codes
 
 import tagengine
+from conftest import HEADER, codes
 
 SCHEMA = {
-    "customer_id": pl.Int64, "age": pl.Int32, "name": pl.String, "spend": pl.Float64,
-    "signup": pl.Date, "seen": pl.Datetime("us"), "vip": pl.Boolean,
-    "balance": pl.Decimal(12, 2), "city": pl.Categorical(), "tags": pl.List(pl.String),
+    "customer_id": pl.Int64,
+    "age": pl.Int32,
+    "name": pl.String,
+    "spend": pl.Float64,
+    "signup": pl.Date,
+    "seen": pl.Datetime("us"),
+    "vip": pl.Boolean,
+    "balance": pl.Decimal(12, 2),
+    "city": pl.Categorical(),
+    "tags": pl.List(pl.String),
 }
 
 DIAGNOSTICS = [
@@ -52,7 +59,8 @@ def test_diagnostics(rules, code, line, column):
 
 def test_unknown_name_suggests_the_closest_name():
     diags = tagengine.load(HEADER + "feature spend_90d = spend\ntag a when spend_90 > 1").check(
-        {"customers": SCHEMA})
+        {"customers": SCHEMA}
+    )
     (d,) = diags
     assert d.message == "unknown name `spend_90`"
     assert d.hint == "did you mean `spend_90d`?"
@@ -76,14 +84,13 @@ def test_self_reference_is_a_cycle():
 
 
 def test_duplicate_names_both_places():
-    (d,) = tagengine.load(HEADER + "tag a when age > 1\nfeature a = 2").check(
-        {"customers": SCHEMA})
+    (d,) = tagengine.load(HEADER + "tag a when age > 1\nfeature a = 2").check({"customers": SCHEMA})
     assert d.code == "TE102" and d.span.line == 3
     assert "<rules>:2:5" in d.hint
 
 
 def test_all_errors_reported_at_once():
-    rules = "tag a when nme > 1\ntag b when age > \"x\"\nscore c = ntile(name, 3)\ntag d when e"
+    rules = 'tag a when nme > 1\ntag b when age > "x"\nscore c = ntile(name, 3)\ntag d when e'
     found = codes(rules, SCHEMA)
     assert found.count("TE101") == 2 and "TE201" in found and "TE204" in found
 
@@ -112,7 +119,8 @@ def test_missing_entity_declaration():
 
 def test_key_must_be_a_column():
     diags = tagengine.load("entity c table customers key id\ntag a when age > 1").check(
-        {"customers": SCHEMA})
+        {"customers": SCHEMA}
+    )
     assert [d.code for d in diags] == ["TE107"]
 
 

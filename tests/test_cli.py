@@ -50,8 +50,21 @@ def test_run_output_is_byte_identical_across_runs(example_dir, tmp_path, suffix)
 
 def test_run_long_format_and_select(example_dir, tmp_path):
     out = tmp_path / "long.csv"
-    result = invoke("run", RULES, "-d", example_dir, "--as-of", "2024-12-31", "-o", out,
-                    "--format", "long", "--select", "churn_risk,age_group", "-q")
+    result = invoke(
+        "run",
+        RULES,
+        "-d",
+        example_dir,
+        "--as-of",
+        "2024-12-31",
+        "-o",
+        out,
+        "--format",
+        "long",
+        "--select",
+        "churn_risk,age_group",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     df = pl.read_csv(out, infer_schema=False)
     assert df.columns == ["customer_id", "name", "value"]
@@ -62,8 +75,9 @@ def test_run_long_format_and_select(example_dir, tmp_path):
 
 
 def test_select_unknown_rule_is_a_clear_error(example_dir, tmp_path):
-    result = invoke("run", RULES, "-d", example_dir, "-o", tmp_path / "x.parquet",
-                    "--select", "churn_rsk")
+    result = invoke(
+        "run", RULES, "-d", example_dir, "-o", tmp_path / "x.parquet", "--select", "churn_rsk"
+    )
     assert result.exit_code == 1
     assert "did you mean `churn_risk`?" in result.output
 
@@ -72,8 +86,9 @@ def test_table_option_binds_the_entity_file(example_dir, tmp_path):
     out = tmp_path / "t.parquet"
     ipc = tmp_path / "people.arrow"
     pl.read_parquet(example_dir / "customers.parquet").write_ipc(ipc)
-    result = invoke("run", RULES, "--table", f"customers={ipc}", "--as-of", "2024-12-31",
-                    "-o", out, "-q")
+    result = invoke(
+        "run", RULES, "--table", f"customers={ipc}", "--as-of", "2024-12-31", "-o", out, "-q"
+    )
     assert result.exit_code == 0, result.output
     again = tmp_path / "u.parquet"
     invoke("run", RULES, "-d", example_dir, "--as-of", "2024-12-31", "-o", again, "-q")
@@ -89,8 +104,11 @@ def test_check_clean_rules_against_data(example_dir):
 
 def test_check_reports_every_error_with_a_caret(tmp_path, example_dir):
     bad = tmp_path / "bad.tags"
-    bad.write_text("entity customer table customers key customer_id\n"
-                   "tag a when agee > 3\ntag b when city > 3\ntag c when x = 1\n", "utf-8")
+    bad.write_text(
+        "entity customer table customers key customer_id\n"
+        "tag a when agee > 3\ntag b when city > 3\ntag c when x = 1\n",
+        "utf-8",
+    )
     result = invoke("check", bad, "--data", example_dir)
     assert result.exit_code == 1
     text = result.output
@@ -118,14 +136,17 @@ def test_compile_prints_polars_expressions(example_dir):
     assert "tier1_city = " in result.output and "is_in" in result.output
 
 
-@pytest.mark.parametrize(("args", "code", "words"), [
-    (["run", RULES, "-o", "x.parquet", "--as-of", "31/12/2024"], 2, "--as-of takes a date"),
-    (["run", RULES, "-o", "x.parquet", "--table", "oops"], 2, "NAME=SOURCE"),
-    (["run", RULES, "-o", "x.parquet", "--data", "no/such/dir"], 1, "no such file or folder"),
-    (["run", "no/such.tags", "-o", "x.parquet"], 1, "no such rule file"),
-    (["run", RULES, "-o", "x.xlsx", "--data", "DATA"], 1, "cannot tell the output format"),
-    (["check", RULES, "--data", "DATA", "--format", "xml"], 2, "xml"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["run", RULES, "-o", "x.parquet", "--as-of", "31/12/2024"], 2, "--as-of takes a date"),
+        (["run", RULES, "-o", "x.parquet", "--table", "oops"], 2, "NAME=SOURCE"),
+        (["run", RULES, "-o", "x.parquet", "--data", "no/such/dir"], 1, "no such file or folder"),
+        (["run", "no/such.tags", "-o", "x.parquet"], 1, "no such rule file"),
+        (["run", RULES, "-o", "x.xlsx", "--data", "DATA"], 1, "cannot tell the output format"),
+        (["check", RULES, "--data", "DATA", "--format", "xml"], 2, "xml"),
+    ],
+)
 def test_user_errors_exit_cleanly(args, code, words, example_dir):
     args = [str(example_dir) if a == "DATA" else a for a in args]
     result = invoke(*args)
@@ -161,7 +182,9 @@ def test_console_script_never_shows_a_traceback(tmp_path):
     rules.write_text("entity c table customers key id\ntag a when x >\n")
     proc = subprocess.run(
         [sys.executable, "-m", "tagengine", "check", str(rules)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 1
     assert "error[TE001]" in proc.stderr and "Traceback" not in proc.stderr

@@ -56,7 +56,7 @@ INVALID = [
     ("tag a when name == 'x'", 1, 20, "unexpected character `'`"),
     ("feature f 3", 1, 11, "`=`"),
     ("tag a when x >\ntag b when y", 2, 1, "expected a value after `>`"),
-    ("segment s\n  else \"x\"", 2, 3, "quoted text"),
+    ('segment s\n  else "x"', 2, 3, "quoted text"),
     ("tag a when x in 3", 1, 17, "`[`"),
     ("entity customer table customers", 1, 32, "`key`"),
     ("tag a when d > 2024-13-01", 1, 16, "not a valid date"),
@@ -129,8 +129,11 @@ def test_metadata_and_labels():
     program, _ = parse(src, "f.tags")
     tag = program.rules[0]
     assert tag.label == "高价值"
-    assert [(m.key, m.value) for m in tag.meta] == [("owner", "crm"), ("category", "rule"),
-                                                    ("weight", 2)]
+    assert [(m.key, m.value) for m in tag.meta] == [
+        ("owner", "crm"),
+        ("category", "rule"),
+        ("weight", 2),
+    ]
 
 
 def test_segment_branches_in_order():

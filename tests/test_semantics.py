@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from conftest import evaluate
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from conftest import evaluate
 
 # ---- §3.1 missing values: Kleene three-valued logic -------------------------
 
@@ -57,8 +58,11 @@ def _kleene_or(a, b):
 
 def test_missing_values_truth_tables_for_and_or_not():
     pairs = [(a, b) for a in BOOLS for b in BOOLS]
-    data = {"customer_id": list(range(len(pairs))), "a": [p[0] for p in pairs],
-            "b": [p[1] for p in pairs]}
+    data = {
+        "customer_id": list(range(len(pairs))),
+        "a": [p[0] for p in pairs],
+        "b": [p[1] for p in pairs],
+    }
     rules = """
 feature f_and = a and b
 feature f_or = a or b
@@ -95,15 +99,19 @@ COMPARISONS = [
 
 @pytest.mark.parametrize(("expression", "expected"), COMPARISONS)
 def test_missing_values_comparisons_are_unknown(expression, expected):
-    df = evaluate(f"feature f = {expression}\ntag t when {expression}",
-                  {"customer_id": [1, 2, 3], "x": [1, 5, None]})
+    df = evaluate(
+        f"feature f = {expression}\ntag t when {expression}",
+        {"customer_id": [1, 2, 3], "x": [1, 5, None]},
+    )
     assert df["f"].to_list() == expected
     assert df["t"].to_list() == [v is True for v in expected]
 
 
 def test_missing_values_tag_columns_never_null():
-    df = evaluate("tag t when x > 1\ntag u when not t\ntag v when s contains \"a\"",
-                  {"customer_id": [1, 2, 3], "x": [None, 2, 0], "s": [None, "a", "b"]})
+    df = evaluate(
+        'tag t when x > 1\ntag u when not t\ntag v when s contains "a"',
+        {"customer_id": [1, 2, 3], "x": [None, 2, 0], "s": [None, "a", "b"]},
+    )
     for name in ("t", "u", "v"):
         assert df[name].null_count() == 0
         assert df[name].dtype == pl.Boolean
@@ -113,8 +121,10 @@ def test_missing_values_tag_columns_never_null():
 
 
 def test_missing_values_text_tests_with_missing_text():
-    df = evaluate('feature f = s starts with "a"\nfeature g = s matches "^a+$"',
-                  {"customer_id": [1, 2, 3], "s": [None, "aa", "ba"]})
+    df = evaluate(
+        'feature f = s starts with "a"\nfeature g = s matches "^a+$"',
+        {"customer_id": [1, 2, 3], "s": [None, "aa", "ba"]},
+    )
     assert df["f"].to_list() == [None, True, False]
     assert df["g"].to_list() == [None, True, False]
 
@@ -123,8 +133,10 @@ def test_missing_values_text_tests_with_missing_text():
 
 
 def test_division_by_zero_is_missing_never_nan_or_inf():
-    df = evaluate("feature q = a / b\nfeature r = 1.5 / 0",
-                  {"customer_id": [1, 2, 3, 4], "a": [1, 0, -3, None], "b": [0, 0, 2, 2]})
+    df = evaluate(
+        "feature q = a / b\nfeature r = 1.5 / 0",
+        {"customer_id": [1, 2, 3, 4], "a": [1, 0, -3, None], "b": [0, 0, 2, 2]},
+    )
     assert df["q"].to_list() == [None, None, -1.5, None]
     assert df["r"].to_list() == [None] * 4
     assert not df["q"].is_nan().any()
@@ -136,8 +148,10 @@ def test_division_is_true_division():
 
 
 def test_nan_input_counts_as_missing():
-    df = evaluate("tag t when x > 0\ntag m when x is missing\nfeature d = x * 2",
-                  {"customer_id": [1, 2], "x": [float("nan"), 1.0]})
+    df = evaluate(
+        "tag t when x > 0\ntag m when x is missing\nfeature d = x * 2",
+        {"customer_id": [1, 2], "x": [float("nan"), 1.0]},
+    )
     assert df["t"].to_list() == [False, True]
     assert df["m"].to_list() == [True, False]
     assert df["d"].to_list() == [None, 2.0]
@@ -149,9 +163,10 @@ def test_nan_input_counts_as_missing():
 def test_as_of_is_usable_in_expressions():
     import datetime as dt
 
-    df = evaluate("feature age_days = days_between(signup, as_of)\n"
-                  "tag new when signup >= as_of - 30 days",
-                  {"customer_id": [1, 2], "signup": [dt.date(2024, 12, 1), dt.date(2024, 11, 1)]})
+    df = evaluate(
+        "feature age_days = days_between(signup, as_of)\ntag new when signup >= as_of - 30 days",
+        {"customer_id": [1, 2], "signup": [dt.date(2024, 12, 1), dt.date(2024, 11, 1)]},
+    )
     assert df["age_days"].to_list() == [30, 60]
     assert df["new"].to_list() == [True, False]
 
@@ -178,15 +193,19 @@ def test_ranking_ntile_worked_case_through_the_engine():
 
 def test_ranking_qcut_worked_cases_through_the_engine():
     xs = [1, 1, 1, 2, 3, 4, 5, 5, 6, 100, None]
-    df = evaluate("score q = qcut(x, 4)\nscore d = qcut(x, 4, descending)",
-                  {"customer_id": list(range(1, 12)), "x": xs})
+    df = evaluate(
+        "score q = qcut(x, 4)\nscore d = qcut(x, 4, descending)",
+        {"customer_id": list(range(1, 12)), "x": xs},
+    )
     assert df["q"].to_list() == [1, 1, 1, 2, 2, 3, 3, 3, 4, 4, None]
     assert df["d"].to_list() == [4, 4, 4, 3, 3, 2, 2, 2, 1, 1, None]
 
 
 def test_ranking_rank_and_percent_rank():
-    df = evaluate("score r = rank(x)\nscore p = percent_rank(x)\nscore rd = rank(x, descending)",
-                  {"customer_id": [1, 2, 3, 4, 5], "x": [10, 20, 20, 30, None]})
+    df = evaluate(
+        "score r = rank(x)\nscore p = percent_rank(x)\nscore rd = rank(x, descending)",
+        {"customer_id": [1, 2, 3, 4, 5], "x": [10, 20, 20, 30, None]},
+    )
     assert df["r"].to_list() == [1, 2, 2, 4, None]
     assert df["rd"].to_list() == [4, 2, 2, 1, None]
     assert df["p"].to_list()[:4] == pytest.approx([0.0, 1 / 3, 1 / 3, 1.0])
@@ -210,8 +229,9 @@ def test_segments_first_match_wins():
 
 
 def test_segments_else_catches_the_rest():
-    df = evaluate(SEGMENT + '  else "bronze"', {"customer_id": [1, 2, 3],
-                                                "spend": [5000, 50, None]})
+    df = evaluate(
+        SEGMENT + '  else "bronze"', {"customer_id": [1, 2, 3], "spend": [5000, 50, None]}
+    )
     assert df["tier"].to_list() == ["gold", "bronze", "bronze"]
 
 
@@ -231,13 +251,20 @@ def test_determinism_rows_sorted_by_key_whatever_the_input_order():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(-5, 5) | st.none(), st.integers(-5, 5) | st.none()),
-                min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.integers(-5, 5) | st.none(), st.integers(-5, 5) | st.none()),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_determinism_same_answer_for_shuffled_input(rows):
     ids = list(range(len(rows)))
     data = {"customer_id": ids, "x": [r[0] for r in rows], "y": [r[1] for r in rows]}
-    rules = ("score n = ntile(x, 3)\nscore q = qcut(y, 2)\ntag t when x > y or x is missing\n"
-             'segment s\n  "a" when x > 0\n  "b" when y > 0')
+    rules = (
+        "score n = ntile(x, 3)\nscore q = qcut(y, 2)\ntag t when x > y or x is missing\n"
+        'segment s\n  "a" when x > 0\n  "b" when y > 0'
+    )
     first = evaluate(rules, data)
     rev = {k: v[::-1] for k, v in data.items()}
     second = evaluate(rules, rev)

@@ -1,8 +1,8 @@
 """tagengine: customer-profiling rules (tags, segments, scores) compiled to Polars.
 
-    import tagengine
-    rules = tagengine.load("rules/retail.tags")
-    df = rules.evaluate({"customers": customers}, as_of=datetime.date(2024, 12, 31))
+import tagengine
+rules = tagengine.load("rules/retail.tags")
+df = rules.evaluate({"customers": customers}, as_of=datetime.date(2024, 12, 31))
 """
 
 from tagengine.diagnostics import Diagnostic, Severity, TagEngineError

@@ -55,17 +55,38 @@ class Target(StrEnum):
     polars = "polars"
 
 
-RulesArg = Annotated[list[Path], typer.Argument(
-    help="Rule files (.tags) or folders of them.", show_default=False)]
-DataOpt = Annotated[Path | None, typer.Option(
-    "--data", "-d", help="A folder with one file per table (customers.parquet, ...) or the "
-    "entity table's file.", show_default=False)]
-TableOpt = Annotated[list[str] | None, typer.Option(
-    "--table", "-t", metavar="NAME=SOURCE", help="Bind a table to a file or glob; wins over "
-    "--data. Repeatable.", show_default=False)]
-AsOfOpt = Annotated[str | None, typer.Option(
-    "--as-of", metavar="DATE", help="Observation date, YYYY-MM-DD. Default: today.",
-    show_default=False)]
+RulesArg = Annotated[
+    list[Path], typer.Argument(help="Rule files (.tags) or folders of them.", show_default=False)
+]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        "-d",
+        help="A folder with one file per table (customers.parquet, ...) or the "
+        "entity table's file.",
+        show_default=False,
+    ),
+]
+TableOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--table",
+        "-t",
+        metavar="NAME=SOURCE",
+        help="Bind a table to a file or glob; wins over --data. Repeatable.",
+        show_default=False,
+    ),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        metavar="DATE",
+        help="Observation date, YYYY-MM-DD. Default: today.",
+        show_default=False,
+    ),
+]
 
 
 def _fail(diagnostics: list[Diagnostic], rules: RuleSet | None = None) -> None:
@@ -121,16 +142,34 @@ def _tables(rules: RuleSet, data: Path | None, table: list[str] | None):
 @app.command()
 def run(
     rules: RulesArg,
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output file: .parquet, .csv, "
-                                           ".ndjson or .arrow.", show_default=False)],
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output file: .parquet, .csv, .ndjson or .arrow.",
+            show_default=False,
+        ),
+    ],
     data: DataOpt = None,
     table: TableOpt = None,
     as_of: AsOfOpt = None,
-    layout: Annotated[Layout, typer.Option("--format", "-f", help="wide: one column per rule; "
-                                           "long: (key, name, value) rows.")] = Layout.wide,
-    select: Annotated[list[str] | None, typer.Option(
-        "--select", "-s", help="Only these rules (comma-separated or repeated); their "
-        "dependencies are computed but not written.", show_default=False)] = None,
+    layout: Annotated[
+        Layout,
+        typer.Option(
+            "--format", "-f", help="wide: one column per rule; long: (key, name, value) rows."
+        ),
+    ] = Layout.wide,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            "-s",
+            help="Only these rules (comma-separated or repeated); their "
+            "dependencies are computed but not written.",
+            show_default=False,
+        ),
+    ] = None,
     streaming: Annotated[bool, typer.Option(help="Use Polars' streaming engine.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
 ) -> None:
@@ -146,16 +185,22 @@ def run(
         program = ruleset.compile(schema_of(tables))
         key = program.entity.key
         written = output.to_long(df, key) if layout is Layout.long else df
-        output.write(written, out_path, {"tagengine.as_of": date.isoformat(),
-                                         "tagengine.version": tagengine.__version__})
+        output.write(
+            written,
+            out_path,
+            {"tagengine.as_of": date.isoformat(), "tagengine.version": tagengine.__version__},
+        )
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
     if not quiet:
-        from tagengine.summary import summarize, table as summary_table
+        from tagengine.summary import summarize
+        from tagengine.summary import table as summary_table
 
         out.print(summary_table(summarize(df, program), df.height, date.isoformat()))
-        out.print(f"wrote {written.height:,} rows × {written.width} columns to {out_path} "
-                  f"in {time.perf_counter() - started:.2f}s")
+        out.print(
+            f"wrote {written.height:,} rows × {written.width} columns to {out_path} "
+            f"in {time.perf_counter() - started:.2f}s"
+        )
 
 
 @app.command()
@@ -163,8 +208,10 @@ def check(
     rules: RulesArg,
     data: DataOpt = None,
     table: TableOpt = None,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="human, json, or github "
-                                             "(workflow annotations).")] = CheckFormat.human,
+    fmt: Annotated[
+        CheckFormat,
+        typer.Option("--format", "-f", help="human, json, or github (workflow annotations)."),
+    ] = CheckFormat.human,
     strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
 ) -> None:
     """Check syntax, names, types and cycles; against the data's schema when --data is given."""
@@ -216,8 +263,9 @@ def example_data(
     directory: Annotated[Path, typer.Argument(help="Folder to write the tables into.")],
     customers: Annotated[int, typer.Option(min=1, help="How many customers.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 7,
-    file_format: Annotated[str, typer.Option("--format", help="parquet, csv, ndjson or ipc.")]
-    = "parquet",
+    file_format: Annotated[
+        str, typer.Option("--format", help="parquet, csv, ndjson or ipc.")
+    ] = "parquet",
 ) -> None:
     """Write the bundled example retail data (customers and orders)."""
     from tagengine import example_data as generator
@@ -245,7 +293,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
+    except Exception as exc:
         if os.environ.get("TAGENGINE_DEBUG"):
             raise
         err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc}", markup=True)

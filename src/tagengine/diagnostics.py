@@ -55,13 +55,23 @@ class TagEngineError(Exception):
         super().__init__("\n".join(d.message for d in self.diagnostics))
 
 
-def error(code: str, message: str, span: Span | None = None, hint: str | None = None,
-          label: str | None = None) -> Diagnostic:
+def error(
+    code: str,
+    message: str,
+    span: Span | None = None,
+    hint: str | None = None,
+    label: str | None = None,
+) -> Diagnostic:
     return Diagnostic(code, message, span, hint, label)
 
 
-def warning(code: str, message: str, span: Span | None = None, hint: str | None = None,
-            label: str | None = None) -> Diagnostic:
+def warning(
+    code: str,
+    message: str,
+    span: Span | None = None,
+    hint: str | None = None,
+    label: str | None = None,
+) -> Diagnostic:
     return Diagnostic(code, message, span, hint, label, Severity.WARNING)
 
 

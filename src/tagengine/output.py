@@ -23,11 +23,18 @@ def write(df: pl.DataFrame, path: str | Path, metadata: Mapping[str, str] | None
     path = Path(path)
     fmt = file_format(path)
     if fmt is None:
-        raise TagEngineError(error("TE403", f"cannot tell the output format of `{path}`", None,
-                                   "end the file name in .parquet, .csv, .ndjson or .arrow"))
+        raise TagEngineError(
+            error(
+                "TE403",
+                f"cannot tell the output format of `{path}`",
+                None,
+                "end the file name in .parquet, .csv, .ndjson or .arrow",
+            )
+        )
     if not path.parent.exists():
-        raise TagEngineError(error("TE403", f"the folder `{path.parent}` does not exist", None,
-                                   "create it first"))
+        raise TagEngineError(
+            error("TE403", f"the folder `{path.parent}` does not exist", None, "create it first")
+        )
     meta = dict(metadata or {})
 
     def write_table(tmp: Path) -> None:
@@ -43,7 +50,9 @@ def write(df: pl.DataFrame, path: str | Path, metadata: Mapping[str, str] | None
     atomic_write(path, write_table)
     if meta and fmt != "parquet":
         text = json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-        atomic_write(path.with_name(path.name + ".meta.json"), lambda t: t.write_text(text, "utf-8"))
+        atomic_write(
+            path.with_name(path.name + ".meta.json"), lambda t: t.write_text(text, "utf-8")
+        )
 
 
 def atomic_write(path: Path, writer) -> None:

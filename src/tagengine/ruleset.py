@@ -13,7 +13,7 @@ from tagengine.backends import polars as polars_backend
 from tagengine.check.resolve import check as check_program
 from tagengine.diagnostics import Diagnostic, TagEngineError, error, sort_key
 from tagengine.schema import Schema
-from tagengine.sources import schema_of
+from tagengine.sources import first_line, schema_of
 from tagengine.syntax import ast
 from tagengine.syntax.parser import parse
 
@@ -24,8 +24,12 @@ Tables = Mapping[str, pl.DataFrame | pl.LazyFrame]
 class RuleSet:
     """A parsed rule set. Checking against a schema gives the typed program backends run."""
 
-    def __init__(self, program: ast.Program, sources: Mapping[str, str],
-                 diagnostics: Sequence[Diagnostic] = ()):
+    def __init__(
+        self,
+        program: ast.Program,
+        sources: Mapping[str, str],
+        diagnostics: Sequence[Diagnostic] = (),
+    ):
         self.ast = program
         self.sources = dict(sources)  # file name -> text, for rendering diagnostics
         self.parse_diagnostics = list(diagnostics)
@@ -53,30 +57,42 @@ class RuleSet:
 
     # ---- evaluation --------------------------------------------------------
 
-    def plan(self, tables: Tables, as_of: dt.date | None = None,
-             select: Sequence[str] | None = None) -> pl.LazyFrame:
+    def plan(
+        self, tables: Tables, as_of: dt.date | None = None, select: Sequence[str] | None = None
+    ) -> pl.LazyFrame:
         """The whole rule set as one lazy Polars query over `tables`."""
         program = self.compile(schema_of(tables))
         names = self._selected(program, select)
         entity = _lazy(tables[program.entity.table])
         return polars_backend.plan(program, entity, as_of or dt.date.today(), names)
 
-    def evaluate(self, tables: Tables, as_of: dt.date | None = None,
-                 select: Sequence[str] | None = None, streaming: bool = False) -> pl.DataFrame:
+    def evaluate(
+        self,
+        tables: Tables,
+        as_of: dt.date | None = None,
+        select: Sequence[str] | None = None,
+        streaming: bool = False,
+    ) -> pl.DataFrame:
         """One row per entity, sorted by its key; one column per rule (or per `select`ed
         rule). `as_of` defaults to today (DESIGN §3.3)."""
         lf = self.plan(tables, as_of, select)
         try:
             df = lf.collect(engine="streaming" if streaming else "auto")
         except pl.exceptions.PolarsError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise TagEngineError(error("TE402", f"could not read or evaluate the data: {first}",
-                                       None, "check the input files and their column types"))
+            raise TagEngineError(
+                error(
+                    "TE402",
+                    f"could not read or evaluate the data: {first_line(exc)}",
+                    None,
+                    "check the input files and their column types",
+                )
+            ) from None
         _check_keys(df, df.columns[0], self.entity_table or "")
         return df
 
-    def expressions(self, schema: Schema | None = None,
-                    as_of: dt.date | None = None) -> dict[str, pl.Expr]:
+    def expressions(
+        self, schema: Schema | None = None, as_of: dt.date | None = None
+    ) -> dict[str, pl.Expr]:
         """Every rule as a self-contained `polars.Expr` (other rules inlined), in the order
         written, for use in your own pipeline: `df.sort(key).with_columns(**exprs)`.
         Rankings break ties by row order, so sort the frame by the entity key first."""
@@ -94,9 +110,16 @@ class RuleSet:
             diags = []
             for n in unknown:
                 guess = did_you_mean(n, known)
-                diags.append(error("TE101", f"--select names `{n}`, which is not a rule", None,
-                                   f"did you mean `{guess}`?" if guess else "see `tagengine "
-                                   "compile` for the rule names"))
+                diags.append(
+                    error(
+                        "TE101",
+                        f"--select names `{n}`, which is not a rule",
+                        None,
+                        f"did you mean `{guess}`?"
+                        if guess
+                        else "see `tagengine compile` for the rule names",
+                    )
+                )
             raise TagEngineError(diags)
         return list(dict.fromkeys(select))
 
@@ -109,14 +132,25 @@ def _check_keys(df: pl.DataFrame, key: str, table: str) -> None:
     keys = df.get_column(key)
     nulls = keys.null_count()
     if nulls:
-        raise TagEngineError(error("TE404", f"{nulls} row(s) of `{table}` have no `{key}`",
-                                   None, "every entity needs a key; drop or fix those rows"))
+        raise TagEngineError(
+            error(
+                "TE404",
+                f"{nulls} row(s) of `{table}` have no `{key}`",
+                None,
+                "every entity needs a key; drop or fix those rows",
+            )
+        )
     dup = keys.filter(keys.is_duplicated()).unique().sort()
     if len(dup):
         sample = ", ".join(str(v) for v in dup.head(5).to_list())
-        raise TagEngineError(error(
-            "TE405", f"{len(dup)} key value(s) of `{table}.{key}` appear more than once "
-            f"(e.g. {sample})", None, "the entity table needs one row per key; deduplicate it"))
+        raise TagEngineError(
+            error(
+                "TE405",
+                f"{len(dup)} key value(s) of `{table}.{key}` appear more than once (e.g. {sample})",
+                None,
+                "the entity table needs one row per key; deduplicate it",
+            )
+        )
 
 
 def load(source: str | Path | Sequence[str | Path]) -> RuleSet:
@@ -133,9 +167,14 @@ def load(source: str | Path | Sequence[str | Path]) -> RuleSet:
             try:
                 texts[str(file)] = file.read_text("utf-8")
             except UnicodeDecodeError as exc:
-                raise TagEngineError(error("TE402", f"`{file}` is not UTF-8 text "
-                                           f"(byte {exc.start})", None,
-                                           "save the rule file as UTF-8")) from None
+                raise TagEngineError(
+                    error(
+                        "TE402",
+                        f"`{file}` is not UTF-8 text (byte {exc.start})",
+                        None,
+                        "save the rule file as UTF-8",
+                    )
+                ) from None
     return _from_texts(texts)
 
 
@@ -152,8 +191,7 @@ def _rule_files(path: Path) -> list[Path]:
             raise TagEngineError(error("TE401", f"no `{RULE_SUFFIX}` files in `{path}`", None))
         return files
     if not path.is_file():
-        raise TagEngineError(error("TE401", f"no such rule file: `{path}`", None,
-                                   "check the path"))
+        raise TagEngineError(error("TE401", f"no such rule file: `{path}`", None, "check the path"))
     return [path]
 
 

@@ -32,13 +32,23 @@ def scan(source: str | Path) -> pl.LazyFrame:
     text = str(source)
     fmt = file_format(text)
     if fmt is None:
-        raise TagEngineError(error(
-            "TE401", f"cannot tell the format of `{text}`", None,
-            "use a file ending in " + ", ".join(sorted(set(FORMATS))),
-        ))
+        raise TagEngineError(
+            error(
+                "TE401",
+                f"cannot tell the format of `{text}`",
+                None,
+                "use a file ending in " + ", ".join(sorted(set(FORMATS))),
+            )
+        )
     if not (globlib.has_magic(text) and globlib.glob(text)) and not Path(text).is_file():
-        raise TagEngineError(error("TE401", f"no such file: `{text}`", None,
-                                   "check the path (relative paths start in the current folder)"))
+        raise TagEngineError(
+            error(
+                "TE401",
+                f"no such file: `{text}`",
+                None,
+                "check the path (relative paths start in the current folder)",
+            )
+        )
     if fmt == "parquet":
         return pl.scan_parquet(text)
     if fmt == "csv":
@@ -49,8 +59,9 @@ def scan(source: str | Path) -> pl.LazyFrame:
     return pl.scan_ipc(text)
 
 
-def tables_from(data: str | Path | None, entity_table: str,
-                overrides: Mapping[str, str] | None = None) -> dict[str, pl.LazyFrame]:
+def tables_from(
+    data: str | Path | None, entity_table: str, overrides: Mapping[str, str] | None = None
+) -> dict[str, pl.LazyFrame]:
     """Tables by name: a directory gives one table per file (named by its stem), a single
     file is the entity table, and `overrides` (NAME -> path) win over both."""
     found: dict[str, str] = {}
@@ -60,16 +71,27 @@ def tables_from(data: str | Path | None, entity_table: str,
             for child in sorted(path.iterdir()):
                 if child.is_file() and file_format(child):
                     if child.stem in found:
-                        raise TagEngineError(error(
-                            "TE401", f"two files for table `{child.stem}` in `{path}`: "
-                            f"`{Path(found[child.stem]).name}` and `{child.name}`", None,
-                            f"keep one, or choose with --table {child.stem}=FILE"))
+                        raise TagEngineError(
+                            error(
+                                "TE401",
+                                f"two files for table `{child.stem}` in `{path}`: "
+                                f"`{Path(found[child.stem]).name}` and `{child.name}`",
+                                None,
+                                f"keep one, or choose with --table {child.stem}=FILE",
+                            )
+                        )
                     found[child.stem] = str(child)
         elif path.exists() or globlib.has_magic(str(path)):
             found[entity_table] = str(path)
         else:
-            raise TagEngineError(error("TE401", f"no such file or folder: `{path}`", None,
-                                       "--data takes a folder of tables or the entity table's file"))
+            raise TagEngineError(
+                error(
+                    "TE401",
+                    f"no such file or folder: `{path}`",
+                    None,
+                    "--data takes a folder of tables or the entity table's file",
+                )
+            )
     found.update(overrides or {})
     return {name: scan(src) for name, src in found.items()}
 
@@ -81,12 +103,17 @@ def schema_of(tables: Mapping[str, pl.LazyFrame | pl.DataFrame]) -> dict[str, pl
         try:
             out[name] = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise TagEngineError(error("TE402", f"cannot read table `{name}`: "
-                                       f"{_first_line(exc)}", None,
-                                       "check that the file is complete and of the right format"))
+            raise TagEngineError(
+                error(
+                    "TE402",
+                    f"cannot read table `{name}`: {first_line(exc)}",
+                    None,
+                    "check that the file is complete and of the right format",
+                )
+            ) from None
     return out
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -33,7 +33,8 @@ def summarize(df: pl.DataFrame, program: ir.Program) -> list[Row]:
             rows.append(Row(name, rule.label, "tag", "set", n, n / total))
         elif rule.kind == "segment":
             counts = col.value_counts(sort=True, name="n").sort(
-                ["n", name], descending=[True, False], nulls_last=True)
+                ["n", name], descending=[True, False], nulls_last=True
+            )
             for value, n in counts.iter_rows():
                 shown = "(none)" if value is None else str(value)
                 rows.append(Row(name, rule.label, "segment", shown, n, n / total))
@@ -66,6 +67,12 @@ def table(rows: list[Row], total: int, as_of: str) -> Table:
     for r in rows:
         first = r.name != previous
         previous = r.name
-        t.add_row(r.name if first else "", (r.label or "") if first else "",
-                  r.kind if first else "", r.value, f"{r.count:,}", f"{r.share:.1%}")
+        t.add_row(
+            r.name if first else "",
+            (r.label or "") if first else "",
+            r.kind if first else "",
+            r.value,
+            f"{r.count:,}",
+            f"{r.share:.1%}",
+        )
     return t

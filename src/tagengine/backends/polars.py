@@ -34,7 +34,7 @@ class ExprCompiler:
             expr = expr.fill_null(False)  # unknown is not set (DESIGN §3.1)
         return expr.alias(rule.name)
 
-    def expr(self, e: ir.Expr) -> pl.Expr:  # noqa: PLR0911, PLR0912 - one case per node
+    def expr(self, e: ir.Expr) -> pl.Expr:
         match e:
             case ir.Column(name=name, type=t):
                 col = pl.col(name)
@@ -220,8 +220,9 @@ def levels(rules: Iterable[ir.Rule]) -> list[list[ir.Rule]]:
     return groups
 
 
-def plan(program: ir.Program, entity: pl.LazyFrame, as_of: dt.date,
-         select: list[str] | None = None) -> pl.LazyFrame:
+def plan(
+    program: ir.Program, entity: pl.LazyFrame, as_of: dt.date, select: list[str] | None = None
+) -> pl.LazyFrame:
     """One lazy query: read the used columns, sort by key, add rules level by level."""
     wanted = program.closure(select) if select else {r.name for r in program.rules}
     rules = [r for r in program.rules if r.name in wanted]

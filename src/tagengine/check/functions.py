@@ -52,7 +52,8 @@ def _const(t: ir.Type) -> Callable[[list[ir.Type]], ir.Type]:
 
 SCALAR: dict[str, Signature] = {
     "days_between": Signature(
-        (("a date", _temporal), ("a date", _temporal)), _const(ir.INT),
+        (("a date", _temporal), ("a date", _temporal)),
+        _const(ir.INT),
         doc="whole days from the first date to the second (later minus earlier is positive)",
     ),
     "year": Signature((("a date", _temporal),), _const(ir.INT), doc="the year, e.g. 2024"),
@@ -63,22 +64,29 @@ SCALAR: dict[str, Signature] = {
     "abs": Signature((("a number", _numeric),), _same, doc="absolute value"),
     "round": Signature(
         (("a number", _numeric), ("a whole number of decimals", lambda t: t.kind == "int")),
-        lambda ts: ir.decimal(0) if ts[0].kind == "decimal" else ir.FLOAT, optional=1,
+        lambda ts: ir.decimal(0) if ts[0].kind == "decimal" else ir.FLOAT,
+        optional=1,
         doc="rounds half away from zero to N decimals (default 0)",
     ),
     "floor": Signature((("a number", _numeric),), _const(ir.FLOAT), doc="round down"),
     "ceil": Signature((("a number", _numeric),), _const(ir.FLOAT), doc="round up"),
     "coalesce": Signature(
-        (("a value", _any), ("a value", _any)), _same, variadic=True,
+        (("a value", _any), ("a value", _any)),
+        _same,
+        variadic=True,
         doc="the first argument that is not missing",
     ),
     "least": Signature(
-        (("a number or date", _rankable), ("a number or date", _rankable)), _same,
-        variadic=True, doc="the smallest argument, ignoring missing ones",
+        (("a number or date", _rankable), ("a number or date", _rankable)),
+        _same,
+        variadic=True,
+        doc="the smallest argument, ignoring missing ones",
     ),
     "greatest": Signature(
-        (("a number or date", _rankable), ("a number or date", _rankable)), _same,
-        variadic=True, doc="the largest argument, ignoring missing ones",
+        (("a number or date", _rankable), ("a number or date", _rankable)),
+        _same,
+        variadic=True,
+        doc="the largest argument, ignoring missing ones",
     ),
     "lower": Signature((("text", _text),), _const(ir.STRING), doc="lower-case text"),
     "upper": Signature((("text", _text),), _const(ir.STRING), doc="upper-case text"),

@@ -14,15 +14,23 @@ from tagengine.schema import Schema, type_of
 from tagengine.syntax import ast
 
 
-def check(program: ast.Program, schema: Schema | None) -> tuple[ir.Program | None, list[Diagnostic]]:
+def check(
+    program: ast.Program, schema: Schema | None
+) -> tuple[ir.Program | None, list[Diagnostic]]:
     """Resolve and type `program` against `schema` (None: no data known, names are columns)."""
     diags: list[Diagnostic] = []
     entity = _entity(program, diags)
     rules = _unique_rules(program.rules, diags)
     if entity is not None and entity.key in rules:
         clash = rules.pop(entity.key)
-        diags.append(error("TE102", f"`{clash.name}` is the entity key; a rule cannot take its "
-                           "name", clash.name_span, "rename the rule"))
+        diags.append(
+            error(
+                "TE102",
+                f"`{clash.name}` is the entity key; a rule cannot take its name",
+                clash.name_span,
+                "rename the rule",
+            )
+        )
     columns = _columns(entity, schema, diags) if entity else None
 
     deps = {r.name: _names_used(r) & set(rules) for r in rules.values()}
@@ -39,8 +47,14 @@ def check(program: ast.Program, schema: Schema | None) -> tuple[ir.Program | Non
         rule_types[name] = rule.type
         typed.append(rule)
         if columns is not None and name in columns:
-            diags.append(warning("TE301", f"`{name}` is both a column and a rule; the rule wins",
-                                 node.name_span, "rename the rule to keep the column visible"))
+            diags.append(
+                warning(
+                    "TE301",
+                    f"`{name}` is both a column and a rule; the rule wins",
+                    node.name_span,
+                    "rename the rule to keep the column visible",
+                )
+            )
     if entity is None or any(d.is_error for d in diags):
         return None, diags
     used = {c.name for r in typed for c in ir.walk(r.expr) if isinstance(c, ir.Column)}
@@ -53,13 +67,24 @@ def check(program: ast.Program, schema: Schema | None) -> tuple[ir.Program | Non
 def _entity(program: ast.Program, diags: list[Diagnostic]) -> ast.Entity | None:
     entities = program.entities
     if not entities:
-        diags.append(error("TE106", "no entity declared", None,
-                           "start the rules with e.g. `entity customer table customers key "
-                           "customer_id`"))
+        diags.append(
+            error(
+                "TE106",
+                "no entity declared",
+                None,
+                "start the rules with e.g. `entity customer table customers key customer_id`",
+            )
+        )
         return None
     for extra in entities[1:]:
-        diags.append(error("TE106", f"a second entity `{extra.name}`; a rule set has one",
-                           extra.span, f"the first is `{entities[0].name}` at {entities[0].span}"))
+        diags.append(
+            error(
+                "TE106",
+                f"a second entity `{extra.name}`; a rule set has one",
+                extra.span,
+                f"the first is `{entities[0].name}` at {entities[0].span}",
+            )
+        )
     return entities[0]
 
 
@@ -70,29 +95,48 @@ def _unique_rules(rules: tuple[ast.Rule, ...], diags: list[Diagnostic]) -> dict[
         if first is None:
             seen[rule.name] = rule
             continue
-        diags.append(error("TE102", f"`{rule.name}` is defined twice", rule.name_span,
-                           f"first defined at {first.name_span} ({first.kind}); rename one",
-                           "defined again here"))
+        diags.append(
+            error(
+                "TE102",
+                f"`{rule.name}` is defined twice",
+                rule.name_span,
+                f"first defined at {first.name_span} ({first.kind}); rename one",
+                "defined again here",
+            )
+        )
     return seen
 
 
-def _columns(entity: ast.Entity, schema: Schema | None,
-             diags: list[Diagnostic]) -> dict[str, ir.Type] | None:
+def _columns(
+    entity: ast.Entity, schema: Schema | None, diags: list[Diagnostic]
+) -> dict[str, ir.Type] | None:
     if schema is None:
         return None
     table = schema.get(entity.table)
     if table is None:
         known = ", ".join(sorted(schema)) or "none"
-        diags.append(error("TE107", f"no data for table `{entity.table}`", entity.span,
-                           f"tables given: {known}"))
+        diags.append(
+            error(
+                "TE107",
+                f"no data for table `{entity.table}`",
+                entity.span,
+                f"tables given: {known}",
+            )
+        )
         return None
     columns: dict[str, ir.Type] = {}
     for name, dtype in table.items():
         t = type_of(dtype)
         columns[name] = t if t is not None else ir.Type(f"unsupported {dtype}")
     if entity.key not in columns:
-        diags.append(error("TE107", f"the key `{entity.key}` is not a column of `{entity.table}`",
-                           entity.key_span, "columns: " + ", ".join(list(columns)[:20])))
+        diags.append(
+            error(
+                "TE107",
+                f"the key `{entity.key}` is not a column of `{entity.table}`",
+                entity.key_span,
+                "columns: " + ", ".join(list(columns)[:20]),
+            )
+        )
     return columns
 
 
@@ -133,8 +177,9 @@ def _children(node: ast.Expr) -> list[ast.Expr]:
     return []
 
 
-def _order(rules: dict[str, ast.Rule], deps: dict[str, set[str]],
-           diags: list[Diagnostic]) -> list[str]:
+def _order(
+    rules: dict[str, ast.Rule], deps: dict[str, set[str]], diags: list[Diagnostic]
+) -> list[str]:
     """Dependency order, stable by source position; a cycle is reported with its members."""
     position = {n: i for i, n in enumerate(rules)}
     remaining = {n: set(d) for n, d in deps.items()}
@@ -150,10 +195,15 @@ def _order(rules: dict[str, ast.Rule], deps: dict[str, set[str]],
             cycle = cycle[i:] + cycle[:i]
             # graphlib lists a cycle from dependency to dependent; show "uses" order
             path = " → ".join([start, *reversed(cycle[1:]), start])
-            diags.append(error("TE103", f"rules depend on each other in a circle: {path}",
-                               rules[start].name_span,
-                               "break the circle: one of these rules must not use the next",
-                               "part of the circle"))
+            diags.append(
+                error(
+                    "TE103",
+                    f"rules depend on each other in a circle: {path}",
+                    rules[start].name_span,
+                    "break the circle: one of these rules must not use the next",
+                    "part of the circle",
+                )
+            )
             for n in cycle:
                 remaining.pop(n, None)
             for d in remaining.values():
@@ -181,12 +231,18 @@ def _type_rule(node: ast.Rule, typer: Typer) -> ir.Rule:
             expr = typer.expr(e)
             rtype = expr.type
             if not rtype.numeric:
-                typer.fail("TE203", f"score `{node.name}` must be a number, not a {rtype}",
-                           e.span, "use a feature for non-numeric values")
+                typer.fail(
+                    "TE203",
+                    f"score `{node.name}` must be a number, not a {rtype}",
+                    e.span,
+                    "use a feature for non-numeric values",
+                )
         case ast.Segment(branches=branches, otherwise=otherwise):
             cases = tuple(
-                (typer.condition(b.condition, f"branch \"{b.value}\" of segment `{node.name}`"),
-                 ir.Literal(ir.STRING, b.span, b.value))
+                (
+                    typer.condition(b.condition, f'branch "{b.value}" of segment `{node.name}`'),
+                    ir.Literal(ir.STRING, b.span, b.value),
+                )
                 for b in branches
             )
             other = ir.Literal(ir.STRING, node.span, otherwise) if otherwise is not None else None
@@ -194,6 +250,13 @@ def _type_rule(node: ast.Rule, typer: Typer) -> ir.Rule:
             rtype = ir.STRING
         case _:  # pragma: no cover
             raise AssertionError(node)
-    return ir.Rule(node.name, node.kind, expr, rtype, node.label, node.meta, node.span,
-                   tuple(sorted(typer.used_rules)))
-
+    return ir.Rule(
+        node.name,
+        node.kind,
+        expr,
+        rtype,
+        node.label,
+        node.meta,
+        node.span,
+        tuple(sorted(typer.used_rules)),
+    )

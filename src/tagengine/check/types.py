@@ -64,8 +64,9 @@ def common_type(ts: list[ir.Type]) -> ir.Type | None:
 class Typer:
     """Types the expressions of one rule set. `scope` gives every visible name's type."""
 
-    def __init__(self, columns: Mapping[str, ir.Type] | None, rules: Mapping[str, ir.Type],
-                 table: str):
+    def __init__(
+        self, columns: Mapping[str, ir.Type] | None, rules: Mapping[str, ir.Type], table: str
+    ):
         self.columns = columns  # None: no schema known, every other name is a column
         self.rules = rules
         self.table = table
@@ -73,8 +74,14 @@ class Typer:
         self.used_rules: set[str] = set()
         self.used_columns: set[str] = set()
 
-    def fail(self, code: str, message: str, span: ast.Span, hint: str | None = None,
-             label: str | None = None) -> None:
+    def fail(
+        self,
+        code: str,
+        message: str,
+        span: ast.Span,
+        hint: str | None = None,
+        label: str | None = None,
+    ) -> None:
         self.diagnostics.append(error(code, message, span, hint, label))
 
     # ---- entry points ------------------------------------------------------
@@ -83,8 +90,13 @@ class Typer:
         expr = self.expr(node)
         if expr.type.kind not in ("bool", "unknown"):
             hint = "compare it with something, e.g. `... > 0`, or use `is not missing`"
-            self.fail("TE202", f"{what} must be true or false, but this is a {expr.type}",
-                      node.span, hint, f"this is a {expr.type}")
+            self.fail(
+                "TE202",
+                f"{what} must be true or false, but this is a {expr.type}",
+                node.span,
+                hint,
+                f"this is a {expr.type}",
+            )
         return expr
 
     def expr(self, node: ast.Expr) -> ir.Expr:
@@ -127,8 +139,12 @@ class Typer:
             case ast.Call():
                 return self.call(node)
             case ast.ListExpr():
-                self.fail("TE206", "a list can only follow `in` or `not in`", node.span,
-                          "write `x in [1, 2, 3]`")
+                self.fail(
+                    "TE206",
+                    "a list can only follow `in` or `not in`",
+                    node.span,
+                    "write `x in [1, 2, 3]`",
+                )
                 return ir.Literal(ir.UNKNOWN, node.span, "")
         raise AssertionError(node)  # pragma: no cover - the builder makes no other nodes
 
@@ -149,16 +165,28 @@ class Typer:
             t = self.columns[n]
             if t.kind.startswith("unsupported"):
                 dtype = t.kind.removeprefix("unsupported ")
-                self.fail("TE108", f"column `{n}` holds {dtype} values, which rules cannot use",
-                          node.span, "rules work on numbers, text, dates and true/false; "
-                          "convert the column before loading it")
+                self.fail(
+                    "TE108",
+                    f"column `{n}` holds {dtype} values, which rules cannot use",
+                    node.span,
+                    "rules work on numbers, text, dates and true/false; "
+                    "convert the column before loading it",
+                )
                 return ir.Column(ir.UNKNOWN, node.span, n)
             return ir.Column(t, node.span, n)
         suggestion = did_you_mean(n, [*self.rules, *self.columns])
-        hint = f"did you mean `{suggestion}`?" if suggestion else (
-            f"define it with `feature {n} = ...`, or check the columns of `{self.table}`")
-        self.fail("TE101", f"unknown name `{n}`", node.span, hint,
-                  f"not a column of `{self.table}` or a rule")
+        hint = (
+            f"did you mean `{suggestion}`?"
+            if suggestion
+            else (f"define it with `feature {n} = ...`, or check the columns of `{self.table}`")
+        )
+        self.fail(
+            "TE101",
+            f"unknown name `{n}`",
+            node.span,
+            hint,
+            f"not a column of `{self.table}` or a rule",
+        )
         return ir.Column(ir.UNKNOWN, node.span, n)
 
     # ---- operators ---------------------------------------------------------
@@ -167,8 +195,12 @@ class Typer:
         if comparable(a.type, b.type):
             for side in (a, b):
                 if isinstance(side, ir.DurationLit) and side.unit in ("months", "years"):
-                    self.fail("TE201", f"{side.unit} have no fixed length to compare with",
-                              side.span, "compare with a number of days or weeks")
+                    self.fail(
+                        "TE201",
+                        f"{side.unit} have no fixed length to compare with",
+                        side.span,
+                        "compare with a number of days or weeks",
+                    )
             return
         hint = None
         if "string" in (a.type.kind, b.type.kind):
@@ -177,8 +209,9 @@ class Typer:
                 hint = "remove the quotes if you meant a number or date"
             else:
                 hint = "put the value in double quotes if the column holds text"
-        self.fail("TE201", f"cannot compare {a.type} with {b.type}", span, hint,
-                  f"{a.type} vs {b.type}")
+        self.fail(
+            "TE201", f"cannot compare {a.type} with {b.type}", span, hint, f"{a.type} vs {b.type}"
+        )
 
     def compare(self, node: ast.Expr, op: str, a: ir.Expr, b: ir.Expr) -> ir.Expr:
         self._require_comparable(a, b, node.span)
@@ -197,13 +230,17 @@ class Typer:
             result = a.type
         elif op == "+" and ka == "duration" and b.type.temporal:
             result = b.type
-        elif op == "-" and a.type.temporal and b.type.temporal:
-            result = ir.DURATION
-        elif op in "+-" and ka == kb == "duration":
+        elif (op == "-" and a.type.temporal and b.type.temporal) or (
+            op in "+-" and ka == kb == "duration"
+        ):
             result = ir.DURATION
         if result is None:
-            self.fail("TE201", f"cannot apply `{op}` to {a.type} and {b.type}", node.span,
-                      "arithmetic works on numbers; dates take `+`/`-` a duration like `30 days`")
+            self.fail(
+                "TE201",
+                f"cannot apply `{op}` to {a.type} and {b.type}",
+                node.span,
+                "arithmetic works on numbers; dates take `+`/`-` a duration like `30 days`",
+            )
             result = ir.UNKNOWN
         return ir.Arith(result, node.span, op, a, b)
 
@@ -213,8 +250,12 @@ class Typer:
         for item in node.items:
             v = self.expr(item)
             if not isinstance(v, ir.Literal):
-                self.fail("TE206", "a list after `in` holds fixed values only", item.span,
-                          "write the values themselves, e.g. [\"北京\", \"上海\"]")
+                self.fail(
+                    "TE206",
+                    "a list after `in` holds fixed values only",
+                    item.span,
+                    'write the values themselves, e.g. ["北京", "上海"]',
+                )
                 continue
             self._require_comparable(x, v, item.span)
             values.append(v)
@@ -223,18 +264,27 @@ class Typer:
     def text_test(self, node: ast.TextTest) -> ir.Expr:
         x = self.expr(node.operand)
         if x.type.kind not in ("string", "unknown"):
-            self.fail("TE201", f"`{node.op}` works on text, but this is a {x.type}",
-                      node.operand.span)
+            self.fail(
+                "TE201", f"`{node.op}` works on text, but this is a {x.type}", node.operand.span
+            )
         pattern = node.pattern
         if not (isinstance(pattern, ast.Literal) and isinstance(pattern.value, str)):
-            self.fail("TE204", f"`{node.op}` needs a quoted text after it", pattern.span,
-                      f'write e.g. `name {node.op} "abc"`')
+            self.fail(
+                "TE204",
+                f"`{node.op}` needs a quoted text after it",
+                pattern.span,
+                f'write e.g. `name {node.op} "abc"`',
+            )
             return ir.TextTest(ir.BOOL, node.span, node.op, x, "")
         if node.op == "matches":
             problem = regex_problem(pattern.value)
             if problem:
-                self.fail("TE205", f"invalid regular expression: {problem}", pattern.span,
-                          "regular expressions follow Rust `regex` syntax (no look-around)")
+                self.fail(
+                    "TE205",
+                    f"invalid regular expression: {problem}",
+                    pattern.span,
+                    "regular expressions follow Rust `regex` syntax (no look-around)",
+                )
         return ir.TextTest(ir.BOOL, node.span, node.op, x, pattern.value)
 
     # ---- calls -------------------------------------------------------------
@@ -246,8 +296,11 @@ class Typer:
         sig = SCALAR.get(func)
         if sig is None:
             suggestion = did_you_mean(func, KNOWN)
-            hint = f"did you mean `{suggestion}`?" if suggestion else (
-                "see docs/language.md for the list of functions")
+            hint = (
+                f"did you mean `{suggestion}`?"
+                if suggestion
+                else ("see docs/language.md for the list of functions")
+            )
             self.fail("TE104", f"unknown function `{func}`", node.func_span, hint)
             return ir.Call(ir.UNKNOWN, node.span, func, tuple(self.expr(a) for a in node.args))
         args = [self.expr(a) for a in node.args]
@@ -255,24 +308,31 @@ class Typer:
         hi = None if sig.variadic else len(sig.params)
         if len(args) < lo or (hi is not None and len(args) > hi):
             want = f"at least {lo}" if hi is None else (f"{lo}" if lo == hi else f"{lo} or {hi}")
-            self.fail("TE105", f"`{func}` takes {want} argument{'s' if want != '1' else ''}, "
-                      f"not {len(args)}", node.span)
+            self.fail(
+                "TE105",
+                f"`{func}` takes {want} argument{'s' if want != '1' else ''}, not {len(args)}",
+                node.span,
+            )
             return ir.Call(ir.UNKNOWN, node.span, func, tuple(args))
         if node.descending is not None:
             self.fail("TE002", f"`{func}` takes no `ascending`/`descending`", node.span)
         for i, arg in enumerate(args):
             what, ok = sig.params[min(i, len(sig.params) - 1)]
             if not ok(arg.type):
-                self.fail("TE204", f"argument {i + 1} of `{func}` must be {what}, "
-                          f"not a {arg.type}", arg.span)
+                self.fail(
+                    "TE204",
+                    f"argument {i + 1} of `{func}` must be {what}, not a {arg.type}",
+                    arg.span,
+                )
         if func == "round" and len(args) == 2 and not isinstance(args[1], ir.Literal):
             self.fail("TE204", "the decimals of `round` must be a fixed number", args[1].span)
         if func in ("coalesce", "least", "greatest"):
             result = common_type([a.type for a in args])
             if result is None:
                 kinds = ", ".join(sorted({str(a.type) for a in args}))
-                self.fail("TE201", f"`{func}` mixes {kinds}", node.span,
-                          "give it arguments of one kind")
+                self.fail(
+                    "TE201", f"`{func}` mixes {kinds}", node.span, "give it arguments of one kind"
+                )
                 result = ir.UNKNOWN
         else:
             result = sig.result([a.type for a in args])
@@ -288,11 +348,20 @@ class Typer:
         args = [self.expr(a) for a in node.args]
         if len(args) != want:
             usage = f"{func}(x, n)" if takes_n else f"{func}(x)"
-            self.fail("TE105", f"`{func}` takes {want} argument{'s' if want > 1 else ''}, "
-                      f"not {len(args)}", node.span, f"write `{usage}` or `{usage[:-1]}, "
-                      "descending)`")
-            return ir.Ranking(result, node.span, func, args[0] if args else
-                              ir.Literal(ir.UNKNOWN, node.span, 0), None, False)
+            self.fail(
+                "TE105",
+                f"`{func}` takes {want} argument{'s' if want > 1 else ''}, not {len(args)}",
+                node.span,
+                f"write `{usage}` or `{usage[:-1]}, descending)`",
+            )
+            return ir.Ranking(
+                result,
+                node.span,
+                func,
+                args[0] if args else ir.Literal(ir.UNKNOWN, node.span, 0),
+                None,
+                False,
+            )
         x = args[0]
         if not (x.type.numeric or (x.type.temporal and func != "qcut")):
             self.fail("TE204", f"`{func}` ranks numbers, not a {x.type}", x.span)
@@ -300,8 +369,12 @@ class Typer:
         if takes_n:
             n = args[1]
             if not (isinstance(n, ir.Literal) and type(n.value) is int and n.value >= 1):
-                self.fail("TE204", f"the number of buckets of `{func}` must be a whole number "
-                          "of at least 1", n.span, f"e.g. `{func}(x, 5)`")
+                self.fail(
+                    "TE204",
+                    f"the number of buckets of `{func}` must be a whole number of at least 1",
+                    n.span,
+                    f"e.g. `{func}(x, 5)`",
+                )
             else:
                 buckets = n.value
         return ir.Ranking(result, node.span, func, x, buckets, bool(node.descending))

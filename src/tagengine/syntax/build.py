@@ -114,7 +114,7 @@ class Builder(Transformer):
 
     # ---- expressions -------------------------------------------------------
 
-    def _binary(op):  # noqa: N805 - a factory used in the class body
+    def _binary(op):
         def method(self, meta, left, right):
             return ast.Binary(self._span(meta), op, left, right)
 
@@ -149,7 +149,7 @@ class Builder(Transformer):
     def is_not_missing(self, meta, operand):
         return ast.IsMissing(self._span(meta), operand, True)
 
-    def _text_test(op):  # noqa: N805
+    def _text_test(op):
         def method(self, meta, operand, pattern):
             return ast.TextTest(self._span(meta), op, operand, pattern)
 
@@ -214,8 +214,10 @@ class Builder(Transformer):
         if orders:
             if len(orders) > 1 or not isinstance(args[-1], _Order):
                 self.problems.append(
-                    ("`ascending` or `descending` may appear once, as the last argument",
-                     orders[-1].span)
+                    (
+                        "`ascending` or `descending` may appear once, as the last argument",
+                        orders[-1].span,
+                    )
                 )
             descending = orders[-1].descending
         return ast.Call(self._span(meta), str(func), self._tspan(func), exprs, descending)

@@ -20,7 +20,7 @@ from tagengine.syntax.build import Builder
 
 MAX_SYNTAX_ERRORS = 50
 STATEMENT_KEYWORDS = ("entity", "feature", "tag", "segment", "score")
-_STATEMENT_START = re.compile(r"^[ \t]*(?:%s)\b" % "|".join(STATEMENT_KEYWORDS), re.MULTILINE)
+_STATEMENT_START = re.compile(rf"^[ \t]*(?:{'|'.join(STATEMENT_KEYWORDS)})\b", re.MULTILINE)
 
 # How expected tokens read in a message. Anything not listed is shown as written.
 _WORDS = {
@@ -114,8 +114,13 @@ def _describe(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
         end_line = body.count("\n") + 1
         end_col = len(body) - body.rfind("\n")
         span = ast.Span(file, end_line, end_col, end_line, end_col + 1)
-        return error("TE001", f"the file ends too early: expected {wanted}{after}", span,
-                     "finish the last statement", "here")
+        return error(
+            "TE001",
+            f"the file ends too early: expected {wanted}{after}",
+            span,
+            "finish the last statement",
+            "here",
+        )
     span = ast.Span(file, token.line, token.column, token.end_line, token.end_column)
     found = str(token)
     hint = _hint(found, token, expected, prev)
@@ -129,7 +134,7 @@ def _acceptable(exc: UnexpectedInput) -> set[str]:
     if interactive is not None:
         try:
             return set(interactive.accepts())
-        except Exception:  # noqa: BLE001 - fall back to Lark's own list
+        except Exception:
             pass
     return set(getattr(exc, "expected", set()) or set())
 
@@ -141,8 +146,11 @@ def _previous_token(text: str, exc: UnexpectedInput) -> str | None:
     state = getattr(exc, "state", None)
     if state is not None:
         try:
-            return str(state.value_stack[-1]) if state.value_stack and isinstance(
-                state.value_stack[-1], Token) else None
+            return (
+                str(state.value_stack[-1])
+                if state.value_stack and isinstance(state.value_stack[-1], Token)
+                else None
+            )
         except AttributeError:
             return None
     return None
