@@ -181,8 +181,8 @@ def run(
     try:
         tables = _tables(ruleset, data, table)
         with err.status("evaluating…", spinner="dots") if err.is_terminal else _null():
-            df = ruleset.evaluate(tables, as_of=date, select=names or None, streaming=streaming)
-        program = ruleset.compile(schema_of(tables))
+            result = ruleset.run(tables, as_of=date, select=names or None, streaming=streaming)
+        df, program = result.table, result.program
         key = program.entity.key
         written = output.to_long(df, key) if layout is Layout.long else df
         output.write(
@@ -192,6 +192,12 @@ def run(
         )
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
+    for table_name, n in result.unmatched_rows.items():
+        if n:
+            err.print(
+                f"[yellow]warning:[/yellow] {n:,} row(s) of `{table_name}` have a key that "
+                f"matches no row of `{program.entity.table}`; they count for no one"
+            )
     if not quiet:
         from tagengine.summary import summarize
         from tagengine.summary import table as summary_table
@@ -252,8 +258,13 @@ def compile_(
     try:
         schema = schema_of(_tables(ruleset, data, table)) if (data or table) else None
         exprs = ruleset.expressions(schema, as_of=date)
+        aggregations = ruleset.aggregations(schema, as_of=date)
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
+    for table_name, aggs in aggregations.items():
+        out.print(f"[bold]# {table_name}[/bold]: one group_by over its rows up to {date}")
+        for agg in aggs:
+            out.print(f"  {agg.meta.output_name()} = {agg}")
     for name, expr in exprs.items():
         out.print(f"[bold]{name}[/bold] = {expr}")
 

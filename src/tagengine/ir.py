@@ -72,6 +72,38 @@ class Column(Expr):
 
 
 @dataclass(frozen=True, slots=True)
+class RelatedColumn(Expr):
+    """A column of a related table; only inside an aggregate over that table."""
+
+    table: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Rows with `as_of - amount unit < time <= as_of`, or `start <= time <= end`."""
+
+    amount: int | None = None
+    unit: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate(Expr):
+    """One value per entity from its rows in a related table (DESIGN §3.2, §3.3).
+
+    func: count sum avg min max count_distinct first last share. `value` is None for
+    `count(orders)` and `share(...)`; rows dated after as_of never reach any aggregate."""
+
+    func: str
+    table: str
+    value: Expr | None
+    where: Expr | None
+    window: Window | None
+
+
+@dataclass(frozen=True, slots=True)
 class RuleRef(Expr):
     """The value of another rule (already computed: rules run in dependency order)."""
 
@@ -195,6 +227,31 @@ def children(expr: Expr) -> list[Expr]:
     return out
 
 
+def fingerprint(expr: Expr) -> tuple:
+    """A key equal for two expressions that mean the same thing (spans ignored)."""
+    parts: list[object] = [type(expr).__name__]
+    for field in expr.__dataclass_fields__:
+        if field == "span":
+            continue
+        value = getattr(expr, field)
+        if isinstance(value, Expr):
+            parts.append(fingerprint(value))
+        elif isinstance(value, tuple):
+            parts.append(
+                tuple(
+                    fingerprint(v)
+                    if isinstance(v, Expr)
+                    else tuple(fingerprint(x) if isinstance(x, Expr) else x for x in v)
+                    if isinstance(v, tuple)
+                    else v
+                    for v in value
+                )
+            )
+        else:
+            parts.append(value)
+    return tuple(parts)
+
+
 def walk(expr: Expr) -> Iterator[Expr]:
     """`expr` and every expression below it, depth first."""
     stack = [expr]
@@ -227,8 +284,16 @@ class Entity:
 
 
 @dataclass(frozen=True, slots=True)
+class Related:
+    name: str  # the table's name, as in `orders.amount`
+    key: str  # its column that holds the entity key
+    time: str | None  # its date column, for windows, first/last and as_of
+
+
+@dataclass(frozen=True, slots=True)
 class Program:
     entity: Entity
+    related: tuple[Related, ...]
     rules: tuple[Rule, ...]  # in dependency order (a rule after everything it uses)
     columns: tuple[str, ...]  # entity-table columns the rules read, key first
     outputs: tuple[str, ...]  # rule names in the order they were written

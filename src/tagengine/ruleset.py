@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +20,14 @@ from tagengine.syntax.parser import parse
 
 RULE_SUFFIX = ".tags"
 Tables = Mapping[str, pl.DataFrame | pl.LazyFrame]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    table: pl.DataFrame  # one row per entity, sorted by key
+    as_of: dt.date
+    program: ir.Program
+    unmatched_rows: dict[str, int]  # related table -> rows whose key matches no entity
 
 
 class RuleSet:
@@ -63,8 +72,8 @@ class RuleSet:
         """The whole rule set as one lazy Polars query over `tables`."""
         program = self.compile(schema_of(tables))
         names = self._selected(program, select)
-        entity = _lazy(tables[program.entity.table])
-        return polars_backend.plan(program, entity, as_of or dt.date.today(), names)
+        lazy = {name: _lazy(frame) for name, frame in tables.items()}
+        return polars_backend.plan(program, lazy, as_of or dt.date.today(), names)
 
     def evaluate(
         self,
@@ -75,9 +84,26 @@ class RuleSet:
     ) -> pl.DataFrame:
         """One row per entity, sorted by its key; one column per rule (or per `select`ed
         rule). `as_of` defaults to today (DESIGN §3.3)."""
-        lf = self.plan(tables, as_of, select)
+        return self.run(tables, as_of, select, streaming).table
+
+    def run(
+        self,
+        tables: Tables,
+        as_of: dt.date | None = None,
+        select: Sequence[str] | None = None,
+        streaming: bool = False,
+    ) -> RunResult:
+        """`evaluate`, plus what a report needs: the as_of used, the typed program, and per
+        related table how many of its rows (visible at as_of) match no entity."""
+        as_of = as_of or dt.date.today()
+        program = self.compile(schema_of(tables))
+        names = self._selected(program, select)
+        lazy = {name: _lazy(frame) for name, frame in tables.items()}
+        main = polars_backend.plan(program, lazy, as_of, names, row_counts=True)
+        totals = polars_backend.related_rows(program, lazy, as_of)
+        engine = "streaming" if streaming else "auto"
         try:
-            df = lf.collect(engine="streaming" if streaming else "auto")
+            df, *counts = pl.collect_all([main, *totals.values()], engine=engine)
         except pl.exceptions.PolarsError as exc:
             raise TagEngineError(
                 error(
@@ -87,8 +113,15 @@ class RuleSet:
                     "check the input files and their column types",
                 )
             ) from None
-        _check_keys(df, df.columns[0], self.entity_table or "")
-        return df
+        _check_keys(df, program.entity.key, program.entity.table)
+        unmatched = {}
+        for (table, _), count in zip(totals.items(), counts, strict=True):
+            column = f"__{table}__rows"
+            matched = int(df.get_column(column).sum()) if column in df.columns else None
+            if matched is not None:
+                unmatched[table] = int(count.item()) - matched
+        df = df.select([c for c in df.columns if not c.startswith("__")])
+        return RunResult(df, as_of, program, unmatched)
 
     def expressions(
         self, schema: Schema | None = None, as_of: dt.date | None = None
@@ -98,6 +131,14 @@ class RuleSet:
         Rankings break ties by row order, so sort the frame by the entity key first."""
         program = self.compile(schema)
         return polars_backend.inline_expressions(program, as_of or dt.date.today())
+
+    def aggregations(
+        self, schema: Schema | None = None, as_of: dt.date | None = None
+    ) -> dict[str, list[pl.Expr]]:
+        """Per related table, the `group_by(key).agg(...)` expressions whose result columns
+        (`__<table>__<n>`, joined to the entity) `expressions()` refers to."""
+        program = self.compile(schema)
+        return polars_backend.aggregations(program, as_of or dt.date.today())
 
     def _selected(self, program: ir.Program, select: Sequence[str] | None) -> list[str] | None:
         if not select:

@@ -8,13 +8,13 @@ entity key (the plan sorts by the key before any ranking runs).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
 import polars as pl
 
 from tagengine import ir
-from tagengine.backends import ranking
+from tagengine.backends import aggregate, ranking
 
 _UNIT_CODES = {"days": "d", "weeks": "w", "months": "mo", "years": "y"}
 _INTEGER_OUT = pl.Int64
@@ -24,9 +24,15 @@ class ExprCompiler:
     """Compiles IR expressions. `rule_expr` gives what a reference to another rule means:
     its column (inside a plan) or its whole expression (for `RuleSet.expressions()`)."""
 
-    def __init__(self, as_of: dt.date, rule_expr: Callable[[str], pl.Expr] = pl.col):
+    def __init__(
+        self,
+        as_of: dt.date,
+        rule_expr: Callable[[str], pl.Expr] = pl.col,
+        aggregates: dict[tuple, str] | None = None,
+    ):
         self.as_of = as_of
         self.rule_expr = rule_expr
+        self.aggregates = aggregates or {}  # fingerprint -> column computed by the group_by
 
     def rule(self, rule: ir.Rule) -> pl.Expr:
         expr = self.expr(rule.expr)
@@ -45,6 +51,11 @@ class ExprCompiler:
                 return col
             case ir.RuleRef(name=name):
                 return self.rule_expr(name)
+            case ir.RelatedColumn(name=name, type=t):  # inside a group_by over its table
+                col = pl.col(name)
+                return col.fill_nan(None) if t.kind == "float" else col
+            case ir.Aggregate():
+                return pl.col(self.aggregates[ir.fingerprint(e)])
             case ir.AsOf():
                 return pl.lit(self.as_of, dtype=pl.Date)
             case ir.Literal():
@@ -130,10 +141,10 @@ class ExprCompiler:
             dtype = pl.Int64
         elif kinds <= {"int", "float", "decimal", "unknown"} and kinds != {"unknown"}:
             dtype, items = pl.Float64(), [float(v) for v in items]  # type: ignore[arg-type]
+        elif "datetime" in kinds:
+            dtype = pl.Datetime("us")
         elif x.type.kind == "date":
             dtype = pl.Date()
-        elif x.type.kind == "datetime":
-            dtype = pl.Datetime("us")
         elif x.type.kind == "bool":
             dtype = pl.Boolean()
         else:
@@ -221,26 +232,111 @@ def levels(rules: Iterable[ir.Rule]) -> list[list[ir.Rule]]:
 
 
 def plan(
-    program: ir.Program, entity: pl.LazyFrame, as_of: dt.date, select: list[str] | None = None
+    program: ir.Program,
+    tables: Mapping[str, pl.LazyFrame],
+    as_of: dt.date,
+    select: list[str] | None = None,
+    row_counts: bool = False,
 ) -> pl.LazyFrame:
-    """One lazy query: read the used columns, sort by key, add rules level by level."""
+    """One lazy query: read only the used columns, aggregate each related table in one
+    group_by joined once, sort by key, then add the rules level by level.
+
+    With `row_counts`, each related table's matched row count stays in the output as
+    `__<table>__rows` (for reporting rows whose key matches no entity)."""
     wanted = program.closure(select) if select else {r.name for r in program.rules}
     rules = [r for r in program.rules if r.name in wanted]
     used = {c.name for r in rules for c in ir.walk(r.expr) if isinstance(c, ir.Column)}
     key = program.entity.key
-    columns = [key, *sorted(used - {key})]
-    lf = entity.select(columns).sort(key)
-    compiler = ExprCompiler(as_of)
-    for group in levels(rules):
-        lf = lf.with_columns([compiler.rule(r) for r in group])
+    lf = tables[program.entity.table].select([key, *sorted(used - {key})])
+    key_dtype = lf.collect_schema()[key]
+    agg_columns: dict[tuple, str] = {}
+    for group in aggregate.collect(program, rules):
+        lf = lf.join(
+            _grouped(group, tables[group.related.name], key_dtype, as_of),
+            left_on=key,
+            right_on=group.related.key,
+            how="left",
+        )
+        zero = [
+            pl.col(c).fill_null(0)
+            for fp, c in group.columns.items()
+            if group.nodes[fp].func in aggregate.ZERO_WHEN_EMPTY
+        ]
+        lf = lf.with_columns(zero) if zero else lf
+        agg_columns.update(group.columns)
+    lf = lf.sort(key)
+    compiler = ExprCompiler(as_of, aggregates=agg_columns)
+    for level in levels(rules):
+        lf = lf.with_columns([compiler.rule(r) for r in level])
     outputs = [n for n in program.outputs if n in (set(select) if select else wanted)]
-    return lf.select([key, *outputs])
+    extra = [
+        pl.col(f"__{t.name}__rows").fill_null(0)
+        for t in program.related
+        if row_counts and any(c.startswith(f"__{t.name}__") for c in agg_columns.values())
+    ]
+    return lf.select([key, *outputs, *extra])
+
+
+def _grouped(
+    group: aggregate.TableAggregates,
+    frame: pl.LazyFrame,
+    key_dtype: pl.DataType,
+    as_of: dt.date,
+) -> pl.LazyFrame:
+    rel = group.related
+    needed = {rel.key, *([rel.time] if rel.time else [])}
+    for node in group.nodes.values():
+        needed |= {c.name for c in ir.walk(node) if isinstance(c, ir.RelatedColumn)}
+    rows = aggregate.visible_rows(frame.select(sorted(needed)), rel, as_of)
+    schema = rows.collect_schema()
+    time_dtype = schema[rel.time] if rel.time else None
+    compiler = ExprCompiler(as_of)
+    aggs = [
+        aggregate.aggregation(node, rel, time_dtype, compiler.expr, as_of).alias(group.columns[fp])
+        for fp, node in group.nodes.items()
+    ]
+    if schema[rel.key] != key_dtype:
+        rows = rows.with_columns(pl.col(rel.key).cast(key_dtype))
+    return rows.group_by(rel.key).agg([*aggs, pl.len().alias(group.rows_column)])
+
+
+def related_rows(
+    program: ir.Program, tables: Mapping[str, pl.LazyFrame], as_of: dt.date
+) -> dict[str, pl.LazyFrame]:
+    """Per related table, a one-row frame counting its rows visible at as_of."""
+    return {
+        r.name: aggregate.visible_rows(
+            tables[r.name].select([r.key, *([r.time] if r.time else [])]), r, as_of
+        ).select(pl.len().alias("rows"))
+        for r in program.related
+        if r.name in tables
+    }
 
 
 def inline_expressions(program: ir.Program, as_of: dt.date) -> dict[str, pl.Expr]:
     """Each rule as one self-contained expression (references to other rules inlined)."""
     compiled: dict[str, pl.Expr] = {}
-    compiler = ExprCompiler(as_of, lambda name: compiled[name])
+    columns = {
+        fp: c
+        for g in aggregate.collect(program, list(program.rules))
+        for fp, c in g.columns.items()
+    }
+    compiler = ExprCompiler(as_of, lambda name: compiled[name], columns)
     for rule in program.rules:
         compiled[rule.name] = compiler.rule(rule)
     return {n: compiled[n] for n in program.outputs}
+
+
+def aggregations(program: ir.Program, as_of: dt.date) -> dict[str, list[pl.Expr]]:
+    """Per related table, the `group_by(key).agg(...)` expressions whose columns
+    `inline_expressions` refers to (as `__<table>__<n>`)."""
+    compiler = ExprCompiler(as_of)
+    return {
+        g.related.name: [
+            aggregate.aggregation(node, g.related, pl.Date(), compiler.expr, as_of).alias(
+                g.columns[fp]
+            )
+            for fp, node in g.nodes.items()
+        ]
+        for g in aggregate.collect(program, list(program.rules))
+    }

@@ -26,6 +26,16 @@ def _check_n(n: int) -> None:
         raise ValueError(f"number of buckets must be a positive int, got {n!r}")
 
 
+def _whole_column(column: pl.Expr, body: pl.Expr) -> pl.Expr:
+    """Evaluate ``body`` (written on ``pl.element()``) once over the whole ``column``.
+
+    The streaming engine (Polars' default) does no common-subexpression
+    elimination, so a rank referenced three times is computed three times;
+    inside ``list.eval`` the column is materialised once and references are free.
+    """
+    return column.implode().list.eval(body).explode(empty_as_null=False)
+
+
 def ntile(x: pl.Expr, n: int, descending: bool = False) -> pl.Expr:
     """SQL ``NTILE(n) OVER (ORDER BY x [DESC], key)`` over the non-null rows; Int64.
 
@@ -33,15 +43,16 @@ def ntile(x: pl.Expr, n: int, descending: bool = False) -> pl.Expr:
     m < n, buckets 1..m get one row each.
     """
     _check_n(n)
-    # 0-based position in (x, key) order; ordinal rank keeps row (= key) order on ties.
-    pos = x.rank("ordinal", descending=descending).cast(pl.Int64) - 1
-    m = x.count().cast(pl.Int64)
-    size = m // n  # rows in a small bucket
-    n_large = m % n  # buckets holding size + 1 rows
-    large_rows = n_large * (size + 1)
-    # size == 0 only when every row is in a large bucket; the guard avoids a 0 divisor.
-    small = n_large + (pos - large_rows) // pl.max_horizontal(size, 1) + 1
-    return pl.when(pos < large_rows).then(pos // (size + 1) + 1).otherwise(small)
+    pos = pl.element() - 1  # 0-based place in (x, key) order
+    m = pl.element().count().cast(pl.Int64)
+    size, n_large = m // n, m % n  # small-bucket size; buckets holding size + 1 rows
+    # Within the large buckets pos // (size + 1) is right and the other term is
+    # not larger; past them (pos - n_large) // size is right and the larger one.
+    # With size == 0 every row is in a large bucket; max(size, 1) avoids the 0.
+    bucket = pl.max_horizontal(pos // (size + 1), (pos - n_large) // pl.max_horizontal(size, 1))
+    # Ordinal rank numbers ties in row (= key) order, for descending too.
+    ordinal = x.rank("ordinal", descending=descending).cast(pl.Int64)
+    return _whole_column(ordinal, bucket + 1)
 
 
 def rank(x: pl.Expr, descending: bool = False) -> pl.Expr:
@@ -51,9 +62,13 @@ def rank(x: pl.Expr, descending: bool = False) -> pl.Expr:
 
 def percent_rank(x: pl.Expr, descending: bool = False) -> pl.Expr:
     """SQL ``PERCENT_RANK()`` = (rank - 1) / (m - 1); 0.0 when m == 1; Float64."""
-    m = x.count().cast(pl.Int64)
+    above = pl.element() - 1.0  # rows ranked strictly before, as Float64
     # With m == 1 the only rank is 1, so dividing by 1 instead of 0 gives 0.0.
-    return (rank(x, descending) - 1).cast(pl.Float64) / pl.max_horizontal(m - 1, 1)
+    denominator = pl.max_horizontal(pl.element().count().cast(pl.Int64) - 1, 1)
+    # Polars divides by a *scalar* as a multiply by its reciprocal (5/6 comes out
+    # 0.8333333333333333, one ulp low); `above * 0.0 + d` is a real column (IEEE
+    # forbids folding x * 0.0), so the division is exact, as in SQL.
+    return _whole_column(rank(x, descending), above / (above * 0.0 + denominator))
 
 
 def _pandas_quantile_levels(n: int) -> list[float]:
@@ -67,24 +82,35 @@ def _pandas_quantile_levels(n: int) -> list[float]:
     return [q if n * q == j else math.nextafter(q, 1.0) for j, q in enumerate(levels)]
 
 
-def _numpy_linear_quantile(ordered: pl.Expr, last: pl.Expr, q: float) -> pl.Expr:
-    """``np.quantile(values, q, method="linear")`` with numpy's exact float steps.
+def _numpy_linear_quantiles(ordered: pl.Expr, levels: list[float]) -> pl.Expr:
+    """``np.quantile(values, levels, method="linear")`` with numpy's exact float steps.
 
-    Polars' own linear quantile rounds differently in the last ulp, which moves
-    values sitting on an edge into the neighbouring bin, so it is not used.
-    ``ordered`` is the sorted non-null Float64 values, ``last`` their final index.
+    ``ordered`` is the sorted non-null Float64 values (``pl.element()`` inside
+    ``list.eval``). Polars' own linear quantile rounds differently in the last ulp,
+    which can turn an edge into a copy of its neighbour value and so change the
+    bins; it is not used.
     """
-    virtual = last.cast(pl.Float64) * q
+    last = pl.len().cast(pl.Int64) - 1
+    virtual = last.cast(pl.Float64) * pl.lit(pl.Series(levels, dtype=pl.Float64))
     below = virtual.floor()
     gamma = virtual - below
     lo_idx = pl.min_horizontal(below.cast(pl.Int64), last)
     hi_idx = pl.min_horizontal(lo_idx + 1, last)
-    lo = ordered.get(lo_idx, null_on_oob=True)
-    hi = ordered.get(hi_idx, null_on_oob=True)
+    lo = ordered.gather(lo_idx, null_on_oob=True)
+    hi = ordered.gather(hi_idx, null_on_oob=True)
     diff = hi - lo
-    return (
-        pl.when(gamma >= 0.5).then(hi - diff * (1.0 - gamma)).otherwise(lo + diff * gamma)
-    )
+    return pl.when(gamma >= 0.5).then(hi - diff * (1.0 - gamma)).otherwise(lo + diff * gamma)
+
+
+def _splits(ordered: pl.Expr, n: int) -> pl.Expr:
+    """The interior edges that separate bins, ascending and distinct.
+
+    An interior edge splits iff it is a new value and below the maximum; the
+    repeated ones are exactly those pandas drops with ``duplicates="drop"``.
+    """
+    edges = _numpy_linear_quantiles(ordered, _pandas_quantile_levels(n))
+    interior = edges.slice(1, n - 1)
+    return interior.filter((interior > edges.slice(0, n - 1)) & (interior < edges.last()))
 
 
 def qcut(x: pl.Expr, n: int, descending: bool = False) -> pl.Expr:
@@ -98,18 +124,20 @@ def qcut(x: pl.Expr, n: int, descending: bool = False) -> pl.Expr:
     integers beyond 2**53 lose precision). Int64.
     """
     _check_n(n)
-    xf = x.cast(pl.Float64)
-    ordered = xf.drop_nulls().sort()
-    last = xf.count().cast(pl.Int64) - 1
-    edges = [_numpy_linear_quantile(ordered, last, q) for q in _pandas_quantile_levels(n)]
-    top = edges[-1]
-    # Interior edge j splits two bins iff it is a new value and below the maximum;
-    # repeated edges are exactly the ones pandas drops with duplicates="drop".
-    kept = [(edges[j] > edges[j - 1]) & (edges[j] < top) for j in range(1, n)]
-    if not kept:
+    if n == 1:  # no interior edges; also sidesteps a Polars 2.1 panic on empty slices
         return pl.when(x.is_not_null()).then(pl.lit(1, pl.Int64))
-    bin_no = 1 + pl.sum_horizontal([(k & (xf > e)).cast(pl.Int64) for k, e in zip(kept, edges[1:-1], strict=True)])
-    if not descending:
-        return pl.when(x.is_not_null()).then(bin_no)
-    n_bins = 1 + pl.sum_horizontal([k.cast(pl.Int64) for k in kept])
-    return pl.when(x.is_not_null()).then(n_bins + 1 - bin_no)
+    xf = x.cast(pl.Float64)
+    # The edge arithmetic runs inside list.eval on one imploded sorted copy: the
+    # streaming engine does no CSE, so a frame-level expression re-sorts x for
+    # every reference, and in-memory CSE mishandles non-frame-length pieces.
+    splits = _splits(pl.element(), n)
+    if descending:
+        splits = (-splits).reverse()
+    split_values = xf.drop_nulls().sort().implode().list.eval(splits).explode(empty_as_null=False)
+    if descending:
+        # splits >= v  <=>  -splits <= -v
+        below_or_above = split_values.search_sorted(-xf, side="right")
+    else:
+        # right-closed bins: 1 + the number of splits strictly below v
+        below_or_above = split_values.search_sorted(xf, side="left")
+    return pl.when(x.is_not_null()).then(below_or_above.cast(pl.Int64) + 1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from graphlib import CycleError, TopologicalSorter
 
 from tagengine import ir
-from tagengine.check.types import Typer
+from tagengine.check.types import RelatedInfo, Typer
 from tagengine.diagnostics import Diagnostic, error, warning
 from tagengine.schema import Schema, type_of
 from tagengine.syntax import ast
@@ -31,7 +31,18 @@ def check(
                 "rename the rule",
             )
         )
+    for reserved in [n for n in rules if n == "as_of"]:
+        clash = rules.pop(reserved)
+        diags.append(
+            error(
+                "TE102",
+                "`as_of` is the observation date; a rule cannot take its name",
+                clash.name_span,
+                "rename the rule",
+            )
+        )
     columns = _columns(entity, schema, diags) if entity else None
+    related = _related(program.related, schema, diags)
 
     deps = {r.name: _names_used(r) & set(rules) for r in rules.values()}
     order = _order(rules, deps, diags)
@@ -41,7 +52,8 @@ def check(
     for name in order:
         node = rules[name]
         visible = {n: rule_types.get(n, ir.UNKNOWN) for n in rules}
-        typer = Typer(columns, visible, entity.table if entity else "the entity table")
+        table = entity.table if entity else "the entity table"
+        typer = Typer(columns, visible, table, related)
         rule = _type_rule(node, typer)
         diags += typer.diagnostics
         rule_types[name] = rule.type
@@ -61,7 +73,68 @@ def check(
     cols = (entity.key, *sorted(used - {entity.key}))
     ir_entity = ir.Entity(entity.name, entity.table, entity.key)
     outputs = tuple(r.name for r in program.rules if r.name in rule_types)
-    return ir.Program(ir_entity, tuple(typed), cols, outputs), diags
+    ir_related = tuple(ir.Related(r.name, r.key, r.time) for r in program.related)
+    return ir.Program(ir_entity, ir_related, tuple(typed), cols, outputs), diags
+
+
+def _related(
+    declared: tuple[ast.Related, ...], schema: Schema | None, diags: list[Diagnostic]
+) -> dict[str, RelatedInfo]:
+    """Each `related` table's columns and time column, checked against the schema."""
+    out: dict[str, RelatedInfo] = {}
+    for rel in declared:
+        if rel.name in out:
+            diags.append(error("TE102", f"table `{rel.name}` is declared twice", rel.name_span))
+            continue
+        columns: dict[str, ir.Type] | None = None
+        if schema is not None:
+            table = schema.get(rel.name)
+            if table is None:
+                known = ", ".join(sorted(schema)) or "none"
+                diags.append(
+                    error(
+                        "TE107",
+                        f"no data for related table `{rel.name}`",
+                        rel.name_span,
+                        f"tables given: {known}",
+                    )
+                )
+            else:
+                columns = {}
+                for name, dtype in table.items():
+                    t = type_of(dtype)
+                    columns[name] = t if t is not None else ir.Type(f"unsupported {dtype}")
+                listing = "columns: " + ", ".join(list(columns)[:20])
+                if rel.key not in columns:
+                    diags.append(
+                        error(
+                            "TE107",
+                            f"the key `{rel.key}` is not a column of `{rel.name}`",
+                            rel.key_span,
+                            listing,
+                        )
+                    )
+                if rel.time is not None and rel.time not in columns:
+                    diags.append(
+                        error(
+                            "TE107",
+                            f"the time column `{rel.time}` is not a column of `{rel.name}`",
+                            rel.time_span,
+                            listing,
+                        )
+                    )
+                elif rel.time is not None and not columns[rel.time].temporal:
+                    diags.append(
+                        error(
+                            "TE108",
+                            f"the time column `{rel.name}.{rel.time}` holds "
+                            f"{columns[rel.time]} values, not dates",
+                            rel.time_span,
+                            "name a date or date-and-time column",
+                        )
+                    )
+        out[rel.name] = RelatedInfo(columns, rel.time)
+    return out
 
 
 def _entity(program: ast.Program, diags: list[Diagnostic]) -> ast.Entity | None:
@@ -172,7 +245,9 @@ def _children(node: ast.Expr) -> list[ast.Expr]:
             return [o, *items]
         case ast.Between(operand=o, low=lo, high=hi):
             return [o, lo, hi]
-        case ast.Call(args=args) | ast.ListExpr(items=args):
+        case ast.Call(args=args, where=where):
+            return [*args, *([where] if where is not None else [])]
+        case ast.ListExpr(items=args):
             return list(args)
     return []
 

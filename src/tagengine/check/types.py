@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 import polars as pl
@@ -61,15 +62,32 @@ def common_type(ts: list[ir.Type]) -> ir.Type | None:
     return None
 
 
+@dataclass(frozen=True)
+class RelatedInfo:
+    """What the checker knows of a related table: its columns (None: no schema) and time."""
+
+    columns: Mapping[str, ir.Type] | None
+    time: str | None
+
+
+AGGREGATES = ("count", "sum", "avg", "min", "max", "count_distinct", "first", "last", "share")
+
+
 class Typer:
     """Types the expressions of one rule set. `scope` gives every visible name's type."""
 
     def __init__(
-        self, columns: Mapping[str, ir.Type] | None, rules: Mapping[str, ir.Type], table: str
+        self,
+        columns: Mapping[str, ir.Type] | None,
+        rules: Mapping[str, ir.Type],
+        table: str,
+        related: Mapping[str, RelatedInfo] | None = None,
     ):
         self.columns = columns  # None: no schema known, every other name is a column
         self.rules = rules
         self.table = table
+        self.related = dict(related or {})
+        self.inside: str | None = None  # the related table of the aggregate being typed
         self.diagnostics: list[Diagnostic] = []
         self.used_rules: set[str] = set()
         self.used_columns: set[str] = set()
@@ -107,6 +125,8 @@ class Typer:
                 return ir.DurationLit(ir.DURATION, node.span, amount, unit)
             case ast.Name():
                 return self.name(node)
+            case ast.Attr():
+                return self.attr(node)
             case ast.Unary(op="not", operand=operand):
                 inner = self.condition(operand, "the operand of `not`")
                 return ir.Not(ir.BOOL, node.span, inner)
@@ -154,6 +174,15 @@ class Typer:
         n = node.name
         if n == "as_of" and not node.quoted:
             return ir.AsOf(ir.DATE, node.span)
+        if self.inside is not None:
+            self.fail(
+                "TE209",
+                f"inside an aggregate over `{self.inside}`, `{n}` cannot be used",
+                node.span,
+                f"use columns of `{self.inside}` (like `{self.inside}.amount`), fixed values "
+                "and `as_of`; compare with other rules outside the aggregate",
+            )
+            return ir.Column(ir.UNKNOWN, node.span, n)
         if n in self.rules:
             self.used_rules.add(n)
             return ir.RuleRef(self.rules[n], node.span, n)
@@ -188,6 +217,49 @@ class Typer:
             f"not a column of `{self.table}` or a rule",
         )
         return ir.Column(ir.UNKNOWN, node.span, n)
+
+    def attr(self, node: ast.Attr) -> ir.Expr:
+        table, col = node.table, node.column
+        info = self.related.get(table)
+        if info is None:
+            guess = did_you_mean(table, self.related)
+            hint = (
+                f"did you mean `{guess}`?"
+                if guess
+                else (f"declare it: `related {table} key <entity key column> time <date column>`")
+            )
+            self.fail("TE101", f"unknown related table `{table}`", node.span, hint)
+            return ir.RelatedColumn(ir.UNKNOWN, node.span, table, col)
+        if self.inside != table:
+            where = f"an aggregate over `{self.inside}`" if self.inside else "an aggregate"
+            self.fail(
+                "TE209",
+                f"`{table}.{col}` is a column of `{table}`, usable only inside {where} of it",
+                node.span,
+                f"aggregate it, e.g. `sum({table}.{col})` or `count({table} where ...)`",
+            )
+            return ir.RelatedColumn(ir.UNKNOWN, node.span, table, col)
+        if info.columns is None:
+            return ir.RelatedColumn(ir.UNKNOWN, node.span, table, col)
+        t = info.columns.get(col)
+        if t is None or t.kind.startswith("unsupported"):
+            guess = did_you_mean(col, info.columns)
+            if t is None:
+                hint = (
+                    f"did you mean `{table}.{guess}`?"
+                    if guess
+                    else (f"columns of `{table}`: " + ", ".join(list(info.columns)[:20]))
+                )
+                self.fail("TE101", f"`{table}` has no column `{col}`", node.span, hint)
+            else:
+                self.fail(
+                    "TE108",
+                    f"column `{table}.{col}` holds "
+                    f"{t.kind.removeprefix('unsupported ')} values, which rules cannot use",
+                    node.span,
+                )
+            return ir.RelatedColumn(ir.UNKNOWN, node.span, table, col)
+        return ir.RelatedColumn(t, node.span, table, col)
 
     # ---- operators ---------------------------------------------------------
 
@@ -291,6 +363,15 @@ class Typer:
 
     def call(self, node: ast.Call) -> ir.Expr:
         func = node.func
+        if func in AGGREGATES:
+            return self.aggregate(node)
+        if node.where is not None or node.window is not None:
+            self.fail(
+                "TE207",
+                f"`where` and `over` belong to aggregates, not to `{func}`",
+                node.span,
+                "aggregates: " + ", ".join(AGGREGATES),
+            )
         if func in RANKING:
             return self.ranking(node)
         sig = SCALAR.get(func)
@@ -341,6 +422,90 @@ class Typer:
             result = ir.decimal(int(digits))  # type: ignore[arg-type]
         return ir.Call(result, node.span, func, tuple(args))
 
+    def aggregate(self, node: ast.Call) -> ir.Expr:
+        func, args = node.func, node.args
+        usage = {
+            "count": "count(orders) or count(orders.column)",
+            "share": "share(orders where <condition>)",
+        }.get(func, f"{func}(orders.column)")
+        if self.inside is not None:
+            self.fail("TE208", "an aggregate cannot be inside another aggregate", node.span)
+            return ir.Literal(ir.UNKNOWN, node.span, 0)
+        if len(args) != 1:
+            self.fail("TE105", f"`{func}` takes one table or column", node.span, f"write `{usage}`")
+            return ir.Literal(ir.UNKNOWN, node.span, 0)
+        (arg,) = args
+        table = _table_of(arg)
+        if table is None or (isinstance(arg, ast.Name) and func not in ("count", "share")):
+            self.fail(
+                "TE204", f"`{func}` aggregates a related table's rows", arg.span, f"write `{usage}`"
+            )
+            return ir.Literal(ir.UNKNOWN, node.span, 0)
+        info = self.related.get(table)
+        if info is None:
+            guess = did_you_mean(table, self.related)
+            hint = (
+                f"did you mean `{guess}`?"
+                if guess
+                else (f"declare it: `related {table} key <entity key column> time <date column>`")
+            )
+            self.fail("TE101", f"unknown related table `{table}`", arg.span, hint)
+            return ir.Literal(ir.UNKNOWN, node.span, 0)
+        self.inside = table
+        try:
+            value = None if isinstance(arg, ast.Name) else self.expr(arg)
+            where = None
+            if node.where is not None:
+                where = self.condition(node.where, "the `where` filter")
+        finally:
+            self.inside = None
+        if func == "share" and where is None:
+            self.fail(
+                "TE204",
+                "`share` needs a `where` filter",
+                node.span,
+                f'write `share({table} where {table}.channel == "online")`',
+            )
+        window = self._window(node, info, table)
+        if func in ("first", "last") and info.time is None:
+            self.fail(
+                "TE210",
+                f"`{func}` needs the time column of `{table}`",
+                node.func_span,
+                f"declare it: `related {table} key ... time <date column>`",
+            )
+        result = self._aggregate_type(func, value, node)
+        return ir.Aggregate(result, node.span, func, table, value, where, window)
+
+    def _window(self, node: ast.Call, info: RelatedInfo, table: str) -> ir.Window | None:
+        w = node.window
+        if w is None:
+            return None
+        if info.time is None:
+            self.fail(
+                "TE210",
+                f"a window needs the time column of `{table}`",
+                w.span,
+                f"declare it: `related {table} key ... time <date column>`",
+            )
+        return ir.Window(w.amount, w.unit, w.start, w.end)
+
+    def _aggregate_type(self, func: str, value: ir.Expr | None, node: ast.Call) -> ir.Type:
+        if func in ("count", "count_distinct"):
+            return ir.INT
+        if func == "share":
+            return ir.FLOAT
+        assert value is not None
+        t = value.type
+        if func in ("sum", "avg") and not t.numeric:
+            self.fail("TE204", f"`{func}` adds up numbers, not {t} values", value.span)
+            return ir.UNKNOWN
+        if func in ("min", "max") and t.kind in ("bool", "list"):
+            self.fail("TE204", f"`{func}` needs numbers, dates or text, not {t} values", value.span)
+        if func == "avg":
+            return ir.FLOAT
+        return t
+
     def ranking(self, node: ast.Call) -> ir.Expr:
         func = node.func
         takes_n, result, _doc = RANKING[func]
@@ -378,6 +543,24 @@ class Typer:
             else:
                 buckets = n.value
         return ir.Ranking(result, node.span, func, x, buckets, bool(node.descending))
+
+
+def _table_of(arg: ast.Expr) -> str | None:
+    """The related table an aggregate's argument reads: `orders` or `orders.x` (+ ...)."""
+    if isinstance(arg, ast.Name):
+        return arg.name
+    stack, tables = [arg], set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Attr):
+            tables.add(node.table)
+        for f in getattr(node, "__dataclass_fields__", {}):
+            v = getattr(node, f)
+            if isinstance(v, ast.Expr):
+                stack.append(v)
+            elif isinstance(v, tuple):
+                stack.extend(x for x in v if isinstance(x, ast.Expr))
+    return next(iter(tables)) if len(tables) == 1 else None
 
 
 def _numeric_result(op: str, a: ir.Type, b: ir.Type) -> ir.Type:

@@ -58,6 +58,25 @@ class Name(Expr):
 
 
 @dataclass(frozen=True, slots=True)
+class Attr(Expr):
+    """`orders.amount`: a column of a related table."""
+
+    table: str
+    column: str
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """`over last 90 days` (amount, unit) or `over 2024-01-01 to 2024-06-30` (start, end)."""
+
+    span: Span
+    amount: int | None = None
+    unit: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Unary(Expr):
     op: str  # "not" | "neg"
     operand: Expr
@@ -111,6 +130,8 @@ class Call(Expr):
     func_span: Span
     args: tuple[Expr, ...]
     descending: bool | None = None  # set by a trailing `ascending` / `descending`
+    where: Expr | None = None  # aggregates: `sum(orders.amount where ...)`
+    window: Window | None = None  # aggregates: `... over last 90 days`
 
 
 # ---- statements -------------------------------------------------------------
@@ -135,6 +156,16 @@ class Entity(Statement):
     table: str
     key: str
     key_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Related(Statement):
+    """`related orders key customer_id time order_date`: a table joined to the entity."""
+
+    key: str
+    key_span: Span
+    time: str | None
+    time_span: Span | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,3 +221,7 @@ class Program:
     @property
     def entities(self) -> tuple[Entity, ...]:
         return tuple(s for s in self.statements if isinstance(s, Entity))
+
+    @property
+    def related(self) -> tuple[Related, ...]:
+        return tuple(s for s in self.statements if isinstance(s, Related))

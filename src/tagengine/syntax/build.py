@@ -64,6 +64,13 @@ class Builder(Transformer):
     def entity(self, meta, name, table, key):
         return ast.Entity(self._span(meta), name[0], name[1], table[0], key[0], key[1])
 
+    def related(self, meta, name, key, time=None):
+        t_name, t_span = (time[0], time[1]) if time else (None, None)
+        return ast.Related(self._span(meta), name[0], name[1], key[0], key[1], t_name, t_span)
+
+    def related_time(self, meta, name):
+        return name
+
     def _rule_parts(self, parts):
         label = next((p for p in parts if isinstance(p, _Label)), None)
         metas = tuple(p for p in parts if isinstance(p, ast.Meta))
@@ -161,6 +168,32 @@ class Builder(Transformer):
     def ref(self, meta, name):
         return ast.Name(name[1], name[0], name[2])
 
+    def attr(self, meta, table, column):
+        return ast.Attr(self._span(meta), table[0], column[0])
+
+    def where(self, meta, cond):
+        return _Where(cond)
+
+    def window_last(self, meta, amount, unit):
+        number = parse_number(str(amount))
+        if not isinstance(number, int) or number < 1:
+            self.problems.append(("a window needs a whole number of at least 1", self._span(meta)))
+            number = max(1, int(number))
+        return ast.Window(self._span(meta), number, _UNITS.get(str(unit), str(unit)))
+
+    def window_range(self, meta, start, end):
+        span = self._span(meta)
+        dates = []
+        for tok in (start, end):
+            try:
+                dates.append(dt.date.fromisoformat(str(tok)))
+            except ValueError:
+                self.problems.append((f"`{tok}` is not a valid date", self._tspan(tok)))
+                dates.append(dt.date(1970, 1, 1))
+        if dates[0] > dates[1]:
+            self.problems.append(("the window ends before it starts", span))
+        return ast.Window(span, start=dates[0], end=dates[1])
+
     def number(self, meta, tok):
         return ast.Literal(self._span(meta), parse_number(str(tok)), str(tok))
 
@@ -207,7 +240,9 @@ class Builder(Transformer):
         return _Order(str(tok) == "descending", self._span(meta))
 
     def call(self, meta, func, *args):
-        args = tuple(a for a in args if a is not None)
+        where = next((a.cond for a in args if isinstance(a, _Where)), None)
+        window = next((a for a in args if isinstance(a, ast.Window)), None)
+        args = tuple(a for a in args if a is not None and not isinstance(a, _Where | ast.Window))
         orders = [a for a in args if isinstance(a, _Order)]
         exprs = tuple(a for a in args if not isinstance(a, _Order))
         descending = None
@@ -220,7 +255,14 @@ class Builder(Transformer):
                     )
                 )
             descending = orders[-1].descending
-        return ast.Call(self._span(meta), str(func), self._tspan(func), exprs, descending)
+        return ast.Call(
+            self._span(meta), str(func), self._tspan(func), exprs, descending, where, window
+        )
+
+
+class _Where:
+    def __init__(self, cond: ast.Expr):
+        self.cond = cond
 
 
 class _Label:

@@ -19,7 +19,7 @@ from tagengine.syntax import ast
 from tagengine.syntax.build import Builder
 
 MAX_SYNTAX_ERRORS = 50
-STATEMENT_KEYWORDS = ("entity", "feature", "tag", "segment", "score")
+STATEMENT_KEYWORDS = ("entity", "related", "feature", "tag", "segment", "score")
 _STATEMENT_START = re.compile(rf"^[ \t]*(?:{'|'.join(STATEMENT_KEYWORDS)})\b", re.MULTILINE)
 
 # How expected tokens read in a message. Anything not listed is shown as written.

@@ -1,0 +1,120 @@
+"""Aggregates over related tables: all of one table's aggregates in one `group_by`.
+
+Each aggregate becomes a conditional aggregation (`value.filter(mask).sum()`), where the
+mask is its `where` filter and its window. Rows dated after as_of are removed before the
+group_by, so no aggregate ever sees them (DESIGN §3.3). Empty aggregates (DESIGN §3.2):
+count, sum and count_distinct fill in 0 for entities with no rows; the rest stay missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from tagengine import ir
+
+ZERO_WHEN_EMPTY = ("count", "sum", "count_distinct")
+_UNIT_CODES = {"days": "d", "weeks": "w", "months": "mo", "years": "y"}
+
+
+@dataclass(frozen=True)
+class TableAggregates:
+    """The aggregates one plan computes over one related table, each with its column."""
+
+    related: ir.Related
+    columns: dict[tuple, str]  # fingerprint of the Aggregate -> output column
+    nodes: dict[tuple, ir.Aggregate]
+
+    @property
+    def rows_column(self) -> str:
+        return f"__{self.related.name}__rows"
+
+
+def collect(program: ir.Program, rules: list[ir.Rule]) -> list[TableAggregates]:
+    """Every distinct aggregate the rules use, grouped by related table."""
+    by_table: dict[str, TableAggregates] = {}
+    related = {r.name: r for r in program.related}
+    for rule in rules:
+        for node in ir.walk(rule.expr):
+            if not isinstance(node, ir.Aggregate):
+                continue
+            group = by_table.setdefault(node.table, TableAggregates(related[node.table], {}, {}))
+            key = ir.fingerprint(node)
+            if key not in group.columns:
+                group.columns[key] = f"__{node.table}__{len(group.columns)}"
+                group.nodes[key] = node
+    return list(by_table.values())
+
+
+def row_date(related: ir.Related, dtype: pl.DataType) -> pl.Expr:
+    """The related row's date (a datetime counts on its calendar day)."""
+    col = pl.col(related.time)
+    return col.cast(pl.Date) if isinstance(dtype, pl.Datetime) else col
+
+
+def visible_rows(frame: pl.LazyFrame, related: ir.Related, as_of: dt.date) -> pl.LazyFrame:
+    if related.time is None:
+        return frame
+    dtype = frame.collect_schema()[related.time]
+    return frame.filter(row_date(related, dtype) <= pl.lit(as_of, pl.Date))
+
+
+def window_mask(window: ir.Window, day: pl.Expr, as_of: dt.date) -> pl.Expr:
+    if window.start is not None and window.end is not None:
+        return day.is_between(pl.lit(window.start, pl.Date), pl.lit(window.end, pl.Date))
+    code = _UNIT_CODES[window.unit or "days"]
+    start = pl.lit(as_of, pl.Date).dt.offset_by(f"-{window.amount}{code}")
+    return day > start  # as_of - N < day <= as_of (the upper bound is the table filter)
+
+
+def aggregation(
+    node: ir.Aggregate,
+    related: ir.Related,
+    time_dtype: pl.DataType | None,
+    compile_expr: Callable[[ir.Expr], pl.Expr],
+    as_of: dt.date,
+) -> pl.Expr:
+    """One aggregate as an expression inside `group_by(key).agg(...)`."""
+    masks = []
+    if node.window is not None and related.time is not None and time_dtype is not None:
+        masks.append(window_mask(node.window, row_date(related, time_dtype), as_of))
+    window = masks[0] if masks else None
+    if node.where is not None:
+        masks.append(compile_expr(node.where).fill_null(False))  # unknown rows don't count
+    mask = None
+    for m in masks:
+        mask = m if mask is None else mask & m
+
+    func = node.func
+    if func == "share":
+        hits = (mask if mask is not None else pl.lit(True)).sum()
+        total = window.sum() if window is not None else pl.len()
+        return pl.when(total > 0).then(hits.cast(pl.Float64) / total.cast(pl.Float64))
+    if node.value is None:  # count(orders)
+        return (mask.sum() if mask is not None else pl.len()).cast(pl.Int64)
+    value = compile_expr(node.value)
+    if func == "count":
+        present = value.is_not_null()
+        return (present & mask if mask is not None else present).sum().cast(pl.Int64)
+    if func in ("first", "last"):
+        # by time; ties by the value itself, so the answer never depends on row order
+        present = value.is_not_null()
+        keep = present & mask if mask is not None else present
+        ordered = value.filter(keep).sort_by(
+            [pl.col(related.time).filter(keep), value.filter(keep)]
+        )
+        return ordered.first() if func == "first" else ordered.last()
+    if mask is not None:
+        value = value.filter(mask)
+    if func == "sum":
+        return value.sum()
+    if func == "avg":
+        return value.cast(pl.Float64).mean()
+    if func == "min":
+        return value.min()
+    if func == "max":
+        return value.max()
+    return value.drop_nulls().n_unique().cast(pl.Int64)  # count_distinct
