@@ -105,6 +105,10 @@ def test_ntile_ties_broken_by_entity_key_on_large_frame(descending: bool) -> Non
         # Polars' own linear quantile puts the middle edge at 5e-324 (two bins);
         # numpy's rounds it to the maximum 1e-323, so pandas keeps a single bin.
         ([1e-323, 5e-324, 0.0, 1e-323], 2, [1, 1, 1, 1], [1, 1, 1, 1]),
+        # 5 * (1/7) rounds low, so 7 * level lands just under 5 and the 5/7 edge would be
+        # 0.9999999999999991, a split below the 1s; pandas nudges such levels up one ulp,
+        # the edge becomes exactly 1, equals the maximum and is dropped.
+        ([0, 0, 0, 0, 0, 1, 1, 1], 7, [1] * 8, [1] * 8),
     ],
 )
 def test_qcut_worked_cases(

@@ -83,7 +83,8 @@ def aggregation(
         masks.append(window_mask(node.window, row_date(related, time_dtype), as_of))
     window = masks[0] if masks else None
     if node.where is not None:
-        masks.append(compile_expr(node.where).fill_null(False))  # unknown rows don't count
+        # rows whose filter is unknown don't count
+        masks.append(compile_expr(node.where).cast(pl.Boolean).fill_null(False))
     mask = None
     for m in masks:
         mask = m if mask is None else mask & m

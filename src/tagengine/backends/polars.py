@@ -35,7 +35,7 @@ class ExprCompiler:
         self.aggregates = aggregates or {}  # fingerprint -> column computed by the group_by
 
     def rule(self, rule: ir.Rule) -> pl.Expr:
-        expr = self.expr(rule.expr)
+        expr = self.typed(rule.expr, pl.Boolean) if rule.kind == "tag" else self.expr(rule.expr)
         if rule.kind == "tag":
             expr = expr.fill_null(False)  # unknown is not set (DESIGN §3.1)
         return expr.alias(rule.name)
@@ -66,11 +66,12 @@ class ExprCompiler:
                 days = n * 7 if unit == "weeks" else n
                 return pl.lit(dt.timedelta(days=days), dtype=pl.Duration("us"))
             case ir.Not(operand=o):
-                return ~self.expr(o)
+                return ~self.typed(o, pl.Boolean)
             case ir.Neg(operand=o):
                 return -self.expr(o)
             case ir.BoolOp(op=op, left=a, right=b):
-                return self.expr(a) & self.expr(b) if op == "and" else self.expr(a) | self.expr(b)
+                ea, eb = self.typed(a, pl.Boolean), self.typed(b, pl.Boolean)
+                return ea & eb if op == "and" else ea | eb
             case ir.Compare(op=op, left=a, right=b):
                 return _compare(op, *self._aligned(a, b))
             case ir.Arith():
@@ -87,7 +88,7 @@ class ExprCompiler:
                 xe = self.expr(x)
                 return xe.is_not_null() if negated else xe.is_null()
             case ir.TextTest(op=op, operand=x, pattern=p):
-                s = self.expr(x).str
+                s = self.typed(x, pl.String).str
                 if op == "contains":
                     return s.contains(p, literal=True)
                 if op == "starts with":
@@ -104,13 +105,20 @@ class ExprCompiler:
                 return getattr(ranking, func)(xe, desc)
             case ir.Case(branches=branches, otherwise=other):
                 (c0, v0), *rest = branches
-                chain = pl.when(self.expr(c0)).then(pl.lit(v0.value, pl.String))
+                chain = pl.when(self.typed(c0, pl.Boolean)).then(pl.lit(v0.value, pl.String))
                 for cond, value in rest:
-                    chain = chain.when(self.expr(cond)).then(pl.lit(value.value, pl.String))
+                    cond_expr = self.typed(cond, pl.Boolean)
+                    chain = chain.when(cond_expr).then(pl.lit(value.value, pl.String))
                 return chain.otherwise(pl.lit(other.value if other else None, pl.String))
         raise AssertionError(f"no Polars translation for {type(e).__name__}")
 
     # ---- helpers -----------------------------------------------------------
+
+    def typed(self, e: ir.Expr, dtype: pl.DataType) -> pl.Expr:
+        """`e` compiled; cast when its type is unknown (an all-missing column has
+        Polars' Null dtype, which boolean and text operations refuse)."""
+        out = self.expr(e)
+        return out.cast(dtype) if e.type.kind == "unknown" else out
 
     def _aligned(self, a: ir.Expr, b: ir.Expr) -> tuple[pl.Expr, pl.Expr]:
         """Both sides in a type Polars compares directly (a date with a datetime)."""
@@ -153,8 +161,9 @@ class ExprCompiler:
         return pl.when(xe.is_null()).then(pl.lit(None, pl.Boolean)).otherwise(test)
 
     def call(self, e: ir.Call) -> pl.Expr:
-        args = [self.expr(a) for a in e.args]
         f = e.func
+        want = _ARG_DTYPES.get(f)
+        args = [self.typed(a, want) if want else self.expr(a) for a in e.args]
         if f == "days_between":
             a, b = (x.cast(pl.Date) for x in args)
             return (b - a).dt.total_days().cast(_INTEGER_OUT)
@@ -183,6 +192,12 @@ class ExprCompiler:
         if f == "length":
             return args[0].str.len_chars().cast(_INTEGER_OUT)
         raise AssertionError(f"no Polars translation for function {f}")
+
+
+_ARG_DTYPES: dict[str, pl.DataType] = {
+    **dict.fromkeys(("lower", "upper", "trim", "length"), pl.String()),
+    **dict.fromkeys(("days_between", "year", "quarter", "month", "day", "weekday"), pl.Date()),
+}
 
 
 def literal(e: ir.Literal) -> pl.Expr:

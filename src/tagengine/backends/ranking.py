@@ -124,7 +124,7 @@ def qcut(x: pl.Expr, n: int, descending: bool = False) -> pl.Expr:
     integers beyond 2**53 lose precision). Int64.
     """
     _check_n(n)
-    if n == 1:  # no interior edges; also sidesteps a Polars 2.1 panic on empty slices
+    if n == 1:  # one bin, nothing to compute
         return pl.when(x.is_not_null()).then(pl.lit(1, pl.Int64))
     xf = x.cast(pl.Float64)
     # The edge arithmetic runs inside list.eval on one imploded sorted copy: the

@@ -8,7 +8,7 @@ from __future__ import annotations
 from graphlib import CycleError, TopologicalSorter
 
 from tagengine import ir
-from tagengine.check.types import RelatedInfo, Typer
+from tagengine.check.types import RelatedInfo, Typer, comparable
 from tagengine.diagnostics import Diagnostic, error, warning
 from tagengine.schema import Schema, type_of
 from tagengine.syntax import ast
@@ -43,6 +43,21 @@ def check(
         )
     columns = _columns(entity, schema, diags) if entity else None
     related = _related(program.related, schema, diags)
+    if entity is not None and columns is not None and entity.key in columns:
+        key_type = columns[entity.key]
+        for rel in program.related:
+            rel_cols = related[rel.name].columns if rel.name in related else None
+            rel_type = rel_cols.get(rel.key) if rel_cols else None
+            if rel_type is not None and not comparable(key_type, rel_type):
+                diags.append(
+                    error(
+                        "TE201",
+                        f"`{rel.name}.{rel.key}` holds {rel_type} values but the key "
+                        f"`{entity.table}.{entity.key}` holds {key_type} values",
+                        rel.key_span,
+                        "the two key columns must hold the same kind of value",
+                    )
+                )
 
     deps = {r.name: _names_used(r) & set(rules) for r in rules.values()}
     order = _order(rules, deps, diags)
@@ -123,7 +138,11 @@ def _related(
                             listing,
                         )
                     )
-                elif rel.time is not None and not columns[rel.time].temporal:
+                elif rel.time is not None and columns[rel.time].kind not in (
+                    "date",
+                    "datetime",
+                    "unknown",
+                ):
                     diags.append(
                         error(
                             "TE108",
@@ -325,6 +344,7 @@ def _type_rule(node: ast.Rule, typer: Typer) -> ir.Rule:
             rtype = ir.STRING
         case _:  # pragma: no cover
             raise AssertionError(node)
+    typer.calendar_durations(expr)
     return ir.Rule(
         node.name,
         node.kind,

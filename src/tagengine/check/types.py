@@ -104,6 +104,27 @@ class Typer:
 
     # ---- entry points ------------------------------------------------------
 
+    def calendar_durations(self, root: ir.Expr) -> None:
+        """Months and years have no fixed length: they may only shift a date."""
+        allowed: set[int] = set()
+        for e in ir.walk(root):
+            if isinstance(e, ir.Arith) and e.op in "+-":
+                for side, other in ((e.left, e.right), (e.right, e.left)):
+                    if isinstance(side, ir.DurationLit) and other.type.temporal:
+                        allowed.add(id(side))
+        for e in ir.walk(root):
+            if (
+                isinstance(e, ir.DurationLit)
+                and e.unit in ("months", "years")
+                and id(e) not in allowed
+            ):
+                self.fail(
+                    "TE201",
+                    f"{e.unit} have no fixed length; they can only shift a date",
+                    e.span,
+                    f"write e.g. `signup_date + {e.amount} {e.unit}`, or use days",
+                )
+
     def condition(self, node: ast.Expr, what: str) -> ir.Expr:
         expr = self.expr(node)
         if expr.type.kind not in ("bool", "unknown"):
@@ -265,14 +286,6 @@ class Typer:
 
     def _require_comparable(self, a: ir.Expr, b: ir.Expr, span: ast.Span) -> None:
         if comparable(a.type, b.type):
-            for side in (a, b):
-                if isinstance(side, ir.DurationLit) and side.unit in ("months", "years"):
-                    self.fail(
-                        "TE201",
-                        f"{side.unit} have no fixed length to compare with",
-                        side.span,
-                        "compare with a number of days or weeks",
-                    )
             return
         hint = None
         if "string" in (a.type.kind, b.type.kind):
@@ -405,8 +418,21 @@ class Typer:
                     f"argument {i + 1} of `{func}` must be {what}, not a {arg.type}",
                     arg.span,
                 )
-        if func == "round" and len(args) == 2 and not isinstance(args[1], ir.Literal):
-            self.fail("TE204", "the decimals of `round` must be a fixed number", args[1].span)
+        if (
+            func == "round"
+            and len(args) == 2
+            and not (
+                isinstance(args[1], ir.Literal)
+                and type(args[1].value) is int
+                and args[1].value >= 0
+            )
+        ):
+            self.fail(
+                "TE204",
+                "the decimals of `round` must be a fixed whole number, 0 or more",
+                args[1].span,
+                "e.g. `round(x, 2)`",
+            )
         if func in ("coalesce", "least", "greatest"):
             result = common_type([a.type for a in args])
             if result is None:
