@@ -30,7 +30,18 @@ def test_run_writes_one_row_per_customer_sorted(example_dir, tmp_path):
     customers = pl.read_parquet(example_dir / "customers.parquet")
     assert df.height == customers.height
     assert df["customer_id"].is_sorted()
-    assert df.columns[0] == "customer_id" and "high_value" not in df.columns
+    assert df.columns[:3] == ["customer_id", "tenure_days", "signup_year"]
+    orders = pl.read_parquet(example_dir / "orders.parquet")
+    recent = orders.filter(
+        pl.col("order_date").is_between(pl.date(2024, 10, 3), pl.date(2024, 12, 31))
+    )
+    expected = (
+        customers.select("customer_id")
+        .join(recent.group_by("customer_id").len(), on="customer_id", how="left")
+        .fill_null(0)
+        .sort("customer_id")
+    )
+    assert df["orders_90d"].to_list() == expected["len"].to_list()
     for tag in ("female", "tier1_city", "churn_risk", "winback_target"):
         assert df[tag].dtype == pl.Boolean and df[tag].null_count() == 0
     assert "2024-12-31" in result.output and "一线城市" in result.output
