@@ -180,12 +180,17 @@ def test_failed_run_keeps_previous_output(example_dir, tmp_path):
     out = tmp_path / "tags.parquet"
     assert invoke("run", RULES, "-d", example_dir, "-o", out, "-q").exit_code == 0
     before = out.read_bytes()
-    broken = tmp_path / "customers.csv"
-    broken.write_text("customer_id,age\n1,30\n1,31\n")  # duplicate key
-    result = invoke("run", RULES, "--table", f"customers={broken}", "-o", out, "-q")
+    broken = tmp_path / "customers.parquet"
+    pl.read_parquet(example_dir / "customers.parquet").head(3).with_columns(
+        customer_id=pl.lit(1, pl.Int64)
+    ).write_parquet(broken)  # duplicate keys, found only after evaluation
+    result = invoke(
+        "run", RULES, "-d", example_dir, "--table", f"customers={broken}", "-o", out, "-q"
+    )
     assert result.exit_code == 1
+    assert "appear more than once" in result.output
     assert out.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.csv", "tags.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.parquet", "tags.parquet"]
 
 
 def test_duplicate_keys_are_reported_with_examples(tmp_path):

@@ -6,14 +6,19 @@ The page holds fenced blocks of four kinds:
 - ```expect      right after a ```tags block: input data and expected results:
 
       data: customer_id=1,2,3; age=30,null,12      (columns of `customers`, `; ` between)
+      orders: customer_id=1,1; amount=5,7          (optional: any other table, by name)
       as_of: 2024-12-31                            (optional)
       adult: true,false,false                      (one line per rule checked, key order)
+
+  Table lines (`data:` and `NAME: column=...; ...`) come before the first result line;
+  a result line whose first value holds a `=` must quote it.
 
   Values: `null`; `true`/`false`; integers; decimals; `NaN` (a float NaN, for input);
   dates `YYYY-MM-DD`; date-times `YYYY-MM-DDTHH:MM[:SS]`; anything else is text, and
   "double quotes" make text of anything (spaces at the ends, commas, `1`).
-- ```tags-error  a rule file with a mistake, checked against the sample customers table
-                 of the page (the table after `<!-- sample-table -->`) ...
+- ```tags-error  a rule file with a mistake, checked against the sample tables of the
+                 page (`customers` after `<!-- sample-table -->`, any other table
+                 after `<!-- sample-table NAME -->`) ...
 - ```error       ... right after it: the diagnostic code `check()` must report.
 """
 
@@ -186,13 +191,34 @@ def column(name: str, values: list[object]) -> pl.Series:
 
 @dataclass
 class Expectation:
-    data: pl.DataFrame
+    tables: dict[str, pl.DataFrame]  # the `customers` table (`data:`) and any other
     as_of: dt.date | None
     results: dict[str, list[object]]
 
+    @property
+    def data(self) -> pl.DataFrame:
+        return self.tables[TABLE]
+
+
+def read_table(rest: str) -> pl.DataFrame:
+    cols = []
+    for part in rest.split("; "):
+        name, eq, values = part.partition("=")
+        assert eq, f"`{part}` is not `column=v1,v2,...`"
+        cols.append(column(name.strip(), [parse_value(v) for v in split_values(values)]))
+    return pl.DataFrame(cols)
+
+
+def _is_table_line(key: str, rest: str) -> bool:
+    """`data: ...` always; `NAME: column=...` when the first value holds a `=`."""
+    if key == "data":
+        return True
+    first = split_values(rest.split("; ")[0])[0]
+    return "=" in first and not first.startswith('"')
+
 
 def read_expect(body: str) -> Expectation:
-    data: pl.DataFrame | None = None
+    tables: dict[str, pl.DataFrame] = {}
     as_of = None
     results: dict[str, list[object]] = {}
     for line in body.splitlines():
@@ -201,21 +227,18 @@ def read_expect(body: str) -> Expectation:
         key, sep, rest = line.partition(":")
         assert sep, f"`{line}` is not `name: values`"
         key, rest = key.strip(), rest.strip()
-        if key == "data" and data is None:
-            cols = []
-            for part in rest.split("; "):
-                name, eq, values = part.partition("=")
-                assert eq, f"`{part}` is not `column=v1,v2,...`"
-                cols.append(column(name.strip(), [parse_value(v) for v in split_values(values)]))
-            data = pl.DataFrame(cols)
-        elif key == "as_of" and as_of is None:
+        if key == "as_of" and as_of is None:
             as_of = dt.date.fromisoformat(rest)
+        elif not results and _is_table_line(key, rest):
+            name = TABLE if key == "data" else key
+            assert name not in tables, f"table `{key}` is given twice"
+            tables[name] = read_table(rest)
         else:
             assert key not in results, f"`{key}` is listed twice"
             results[key] = [parse_value(v) for v in split_values(rest)]
-    assert data is not None, "an expect block needs a `data:` line"
+    assert TABLE in tables, "an expect block needs a `data:` line"
     assert results, "an expect block needs at least one `rule: values` line"
-    return Expectation(data, as_of, results)
+    return Expectation(tables, as_of, results)
 
 
 def same(actual: object, expected: object) -> bool:
@@ -248,20 +271,29 @@ _TYPE_WORDS = {
 }
 
 
-def sample_schema(text: str) -> dict[str, pl.DataType]:
-    """The table after `<!-- sample-table -->`: rows `| `column` | type | ... |`."""
-    _, marker, rest = text.partition("<!-- sample-table -->")
-    assert marker, "the page needs a sample table marked `<!-- sample-table -->`"
-    schema: dict[str, pl.DataType] = {}
-    for line in rest.lstrip("\n").splitlines():
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        m = re.fullmatch(r"`([^`]+)`", cells[0])
-        if m and cells[1] in _TYPE_WORDS:
-            schema[m.group(1)] = _TYPE_WORDS[cells[1]]
-    assert "customer_id" in schema, "the sample table lists no `customer_id`"
-    return schema
+_SAMPLE = re.compile(r"<!-- sample-table(?: (\w+))? -->")
+
+
+def sample_schemas(text: str) -> dict[str, dict[str, pl.DataType]]:
+    """The tables after `<!-- sample-table -->` (customers) and `<!-- sample-table NAME -->`
+    (any other table): rows `| `column` | type | ... |`."""
+    schemas: dict[str, dict[str, pl.DataType]] = {}
+    for marker in _SAMPLE.finditer(text):
+        name = marker.group(1) or TABLE
+        assert name not in schemas, f"two sample tables for `{name}`"
+        schema: dict[str, pl.DataType] = {}
+        for line in text[marker.end() :].lstrip("\n").splitlines():
+            if not line.startswith("|"):
+                break
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            m = re.fullmatch(r"`([^`]+)`", cells[0])
+            if m and cells[1] in _TYPE_WORDS:
+                schema[m.group(1)] = _TYPE_WORDS[cells[1]]
+        assert schema, f"the sample table for `{name}` lists no columns"
+        schemas[name] = schema
+    assert TABLE in schemas, "the page needs a sample table marked `<!-- sample-table -->`"
+    assert "customer_id" in schemas[TABLE], "the sample table lists no `customer_id`"
+    return schemas
 
 
 # ---- the tests -----------------------------------------------------------------------
@@ -271,8 +303,8 @@ def _id(e: Example) -> str:
     return f"line{e.line}"
 
 
-def errors(rules: tagengine.RuleSet, schema: dict | None) -> list[str]:
-    diags = rules.check({TABLE: schema} if schema is not None else None)
+def errors(rules: tagengine.RuleSet, schemas: dict | None) -> list[str]:
+    diags = rules.check(schemas)
     return [
         f"{d.code} {d.message} (line {d.span.line if d.span else '?'})" for d in diags if d.is_error
     ]
@@ -291,8 +323,8 @@ def test_example_runs(example: Example):
         assert errors(rules, None) == []
         return
     want = read_expect(example.follow.body)
-    assert errors(rules, dict(want.data.schema)) == []
-    out = rules.evaluate({TABLE: want.data}, as_of=want.as_of)
+    assert errors(rules, {name: dict(df.schema) for name, df in want.tables.items()}) == []
+    out = rules.evaluate(want.tables, as_of=want.as_of)
     assert out.height == want.data.height
     for name, values in want.results.items():
         assert name in out.columns, f"`{name}` is not in the output: {out.columns}"
@@ -312,7 +344,7 @@ def test_mistake_is_reported(example: Example):
     lines = [ln.strip() for ln in example.follow.body.splitlines() if ln.strip()]
     assert len(lines) == 1 and re.fullmatch(r"TE\d{3}", lines[0]), example.follow.body
     rules = tagengine.load(example.source)
-    found = [d.code for d in rules.check({TABLE: sample_schema(TEXT)})]
+    found = [d.code for d in rules.check(sample_schemas(TEXT))]
     assert lines[0] in found, f"expected {lines[0]}, check() said {found}"
 
 
@@ -342,3 +374,23 @@ def test_reader_pairs_blocks_and_parses_values():
     assert column("x", [None, None]).dtype == pl.String
     assert column("x", [1, 2.5]).dtype == pl.Float64
     assert same(2.0, 2) and not same(1, True) and not same(None, False)
+
+
+def test_reader_reads_other_tables():
+    want = read_expect(
+        "data: customer_id=1,2\nevents: customer_id=2,2; day=2024-01-01,2024-01-02\n"
+        "as_of: 2024-12-31\nn: 0,2\nseg: a=b,c\n"
+    )
+    assert sorted(want.tables) == [TABLE, "events"]
+    assert want.tables["events"].schema == {"customer_id": pl.Int64, "day": pl.Date}
+    assert want.results == {"n": [0, 2], "seg": ["a=b", "c"]}
+    with pytest.raises(AssertionError, match="given twice"):
+        read_expect("data: customer_id=1\ndata: customer_id=2\nn: 1\n")
+    page = (
+        "<!-- sample-table -->\n| `customer_id` | whole number |\n\n"
+        "<!-- sample-table orders -->\n| `amount` | number |\n| `day` | date |\n"
+    )
+    assert sample_schemas(page) == {
+        TABLE: {"customer_id": pl.Int64},
+        "orders": {"amount": pl.Float64, "day": pl.Date},
+    }
