@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from tagengine import databases
 from tagengine.diagnostics import TagEngineError, error
 
 FORMATS = {
@@ -30,6 +31,8 @@ def file_format(path: str | Path) -> str | None:
 def scan(source: str | Path) -> pl.LazyFrame:
     """A lazy scan of one file or glob; only the columns the rules use will be read."""
     text = str(source)
+    if databases.is_database(text):
+        return databases.scan(text)
     fmt = file_format(text)
     if fmt is None:
         raise TagEngineError(
@@ -81,6 +84,15 @@ def tables_from(
                             )
                         )
                     found[child.stem] = str(child)
+        elif databases.is_database(str(path)):
+            raise TagEngineError(
+                error(
+                    "TE401",
+                    "--data takes a folder or one file; bind "
+                    "database tables with --table NAME=FILE#TABLE",
+                    None,
+                )
+            )
         elif path.exists() or globlib.has_magic(str(path)):
             found[entity_table] = str(path)
         else:

@@ -1,0 +1,145 @@
+"""Tables inside embedded database files: `warehouse.duckdb#orders`, `crm.sqlite#customers`.
+
+Both are read whole, once per run. SQLite has no column types to speak of, so its
+declared types (DATE, DATETIME, BOOLEAN, ...) decide how values are read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import polars as pl
+
+from tagengine.diagnostics import TagEngineError, error
+
+DUCKDB_SUFFIXES = (".duckdb", ".ddb")
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+
+
+def is_database(source: str) -> bool:
+    path, sep, _table = source.partition("#")
+    return bool(sep) and path.lower().endswith(DUCKDB_SUFFIXES + SQLITE_SUFFIXES)
+
+
+def scan(source: str) -> pl.LazyFrame:
+    path, _, table = source.partition("#")
+    if not Path(path).is_file():
+        raise TagEngineError(
+            error("TE401", f"no such database file: `{path}`", None, "check the path before `#`")
+        )
+    if not table:
+        raise TagEngineError(
+            error(
+                "TE401",
+                f"`{source}` names no table",
+                None,
+                "write FILE#TABLE, e.g. warehouse.duckdb#orders",
+            )
+        )
+    if path.lower().endswith(DUCKDB_SUFFIXES):
+        return _duckdb(path, table)
+    return _sqlite(path, table)
+
+
+def _duckdb(path: str, table: str) -> pl.LazyFrame:
+    try:
+        import duckdb
+    except ImportError:
+        raise TagEngineError(
+            error(
+                "TE401",
+                "reading DuckDB files needs the duckdb package",
+                None,
+                "pip install 'tagengine[duckdb]'",
+            )
+        ) from None
+    try:
+        # Read at once: DuckDB's lazy Polars scan refuses the concurrent use Polars makes
+        # of it when one plan reads a table twice (the run and its row count).
+        with duckdb.connect(path, read_only=True) as con:
+            return pl.from_arrow(con.table(table).arrow()).lazy()
+    except duckdb.Error as exc:
+        names = _duckdb_tables(path)
+        raise TagEngineError(
+            error(
+                "TE401",
+                f"cannot read table `{table}` of `{path}`: {str(exc).splitlines()[0]}",
+                None,
+                f"tables in the file: {', '.join(names) or 'none'}",
+            )
+        ) from None
+
+
+def _duckdb_tables(path: str) -> list[str]:
+    import duckdb
+
+    try:
+        with duckdb.connect(path, read_only=True) as con:
+            return sorted(r[0] for r in con.execute("SHOW TABLES").fetchall())
+    except duckdb.Error:
+        return []
+
+
+_SQLITE_TYPES = (
+    ("DATETIME", pl.Datetime("us")),
+    ("TIMESTAMP", pl.Datetime("us")),
+    ("DATE", pl.Date()),
+    ("BOOL", pl.Boolean()),
+    ("INT", pl.Int64()),
+    ("REAL", pl.Float64()),
+    ("FLOA", pl.Float64()),
+    ("DOUB", pl.Float64()),
+    ("NUMERIC", pl.Float64()),
+    ("DECIMAL", pl.Float64()),
+    ("CHAR", pl.String()),
+    ("TEXT", pl.String()),
+    ("CLOB", pl.String()),
+)
+
+
+def _sqlite(path: str, table: str) -> pl.LazyFrame:
+    uri = f"file:{Path(path).resolve()}?mode=ro"
+    with sqlite3.connect(uri, uri=True) as con:
+        info = con.execute("SELECT name, type FROM pragma_table_info(?)", (table,)).fetchall()
+        if not info:
+            names = [
+                r[0]
+                for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
+                )
+            ]
+            raise TagEngineError(
+                error(
+                    "TE401",
+                    f"no table `{table}` in `{path}`",
+                    None,
+                    f"tables in the file: {', '.join(names) or 'none'}",
+                )
+            )
+        quoted = ", ".join('"' + name.replace('"', '""') + '"' for name, _ in info)
+        rows = con.execute(f'SELECT {quoted} FROM "{table.replace(chr(34), chr(34) * 2)}"')
+        data = rows.fetchall()
+    columns = {}
+    for i, (name, declared) in enumerate(info):
+        dtype = next((t for key, t in _SQLITE_TYPES if key in declared.upper()), None)
+        values = [r[i] for r in data]
+        series = pl.Series(name, values, strict=False)
+        if dtype is not None and series.dtype != dtype:
+            try:
+                if series.dtype == pl.String and dtype in (pl.Date, pl.Datetime("us")):
+                    series = series.str.to_datetime(strict=True).cast(dtype)
+                else:
+                    series = series.cast(dtype, strict=True)
+            except pl.exceptions.PolarsError:
+                raise TagEngineError(
+                    error(
+                        "TE402",
+                        f"column `{table}.{name}` is declared {declared} but holds values "
+                        "that are not",
+                        None,
+                        "fix the values or the column's declared type",
+                    )
+                ) from None
+        columns[name] = series
+    return pl.DataFrame(columns).lazy()
