@@ -33,3 +33,12 @@ def type_of(dtype: pl.DataType) -> ir.Type | None:
     if isinstance(dtype, pl.Duration):
         return ir.DURATION
     return None
+
+
+def column_types(columns: Mapping[str, pl.DataType]) -> dict[str, ir.Type]:
+    """Our type of every column; one rules cannot use is typed `unsupported <dtype>`."""
+    out: dict[str, ir.Type] = {}
+    for name, dtype in columns.items():
+        t = type_of(dtype)
+        out[name] = t if t is not None else ir.Type(f"unsupported {dtype}")
+    return out

@@ -10,7 +10,7 @@ from graphlib import CycleError, TopologicalSorter
 from tagengine import ir
 from tagengine.check.types import RelatedInfo, Typer, comparable
 from tagengine.diagnostics import Diagnostic, error, warning
-from tagengine.schema import Schema, type_of
+from tagengine.schema import Schema, column_types
 from tagengine.syntax import ast
 
 
@@ -115,10 +115,7 @@ def _related(
                     )
                 )
             else:
-                columns = {}
-                for name, dtype in table.items():
-                    t = type_of(dtype)
-                    columns[name] = t if t is not None else ir.Type(f"unsupported {dtype}")
+                columns = column_types(table)
                 listing = "columns: " + ", ".join(list(columns)[:20])
                 if rel.key not in columns:
                     diags.append(
@@ -216,10 +213,7 @@ def _columns(
             )
         )
         return None
-    columns: dict[str, ir.Type] = {}
-    for name, dtype in table.items():
-        t = type_of(dtype)
-        columns[name] = t if t is not None else ir.Type(f"unsupported {dtype}")
+    columns = column_types(table)
     if entity.key not in columns:
         diags.append(
             error(

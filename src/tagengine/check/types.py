@@ -239,8 +239,8 @@ class Typer:
         )
         return ir.Column(ir.UNKNOWN, node.span, n)
 
-    def attr(self, node: ast.Attr) -> ir.Expr:
-        table, col = node.table, node.column
+    def related_table(self, table: str, span: ast.Span) -> RelatedInfo | None:
+        """The declared related table `table`, or None after reporting it unknown."""
         info = self.related.get(table)
         if info is None:
             guess = did_you_mean(table, self.related)
@@ -249,7 +249,13 @@ class Typer:
                 if guess
                 else (f"declare it: `related {table} key <entity key column> time <date column>`")
             )
-            self.fail("TE101", f"unknown related table `{table}`", node.span, hint)
+            self.fail("TE101", f"unknown related table `{table}`", span, hint)
+        return info
+
+    def attr(self, node: ast.Attr) -> ir.Expr:
+        table, col = node.table, node.column
+        info = self.related_table(table, node.span)
+        if info is None:
             return ir.RelatedColumn(ir.UNKNOWN, node.span, table, col)
         if self.inside != table:
             where = f"an aggregate over `{self.inside}`" if self.inside else "an aggregate"
@@ -467,15 +473,8 @@ class Typer:
                 "TE204", f"`{func}` aggregates a related table's rows", arg.span, f"write `{usage}`"
             )
             return ir.Literal(ir.UNKNOWN, node.span, 0)
-        info = self.related.get(table)
+        info = self.related_table(table, arg.span)
         if info is None:
-            guess = did_you_mean(table, self.related)
-            hint = (
-                f"did you mean `{guess}`?"
-                if guess
-                else (f"declare it: `related {table} key <entity key column> time <date column>`")
-            )
-            self.fail("TE101", f"unknown related table `{table}`", arg.span, hint)
             return ir.Literal(ir.UNKNOWN, node.span, 0)
         self.inside = table
         try:
