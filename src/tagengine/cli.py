@@ -25,6 +25,7 @@ from tagengine.diagnostics import (
     render_human,
     render_json,
 )
+from tagengine.project import Project, load_project
 from tagengine.ruleset import RuleSet
 from tagengine.sources import schema_of, tables_from
 
@@ -56,7 +57,20 @@ class Target(StrEnum):
 
 
 RulesArg = Annotated[
-    list[Path], typer.Argument(help="Rule files (.tags) or folders of them.", show_default=False)
+    list[Path] | None,
+    typer.Argument(
+        help="Rule files (.tags) or folders of them. Default: the project file's `rules`.",
+        show_default=False,
+    ),
+]
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--project",
+        "-p",
+        help="Project file binding tables and defaults. Default: ./tagengine.toml if present.",
+        show_default=False,
+    ),
 ]
 DataOpt = Annotated[
     Path | None,
@@ -103,9 +117,10 @@ def _usage(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _parse_as_of(text: str | None) -> dt.date:
+def _parse_as_of(text: str | None, project: Project) -> dt.date:
+    """--as-of, else the project's as_of, else today (DESIGN §3.3)."""
     if text is None:
-        return dt.date.today()
+        return project.as_of or dt.date.today()
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -123,7 +138,18 @@ def _overrides(items: list[str] | None) -> dict[str, str]:
     return result
 
 
-def _load(paths: list[Path], syntax_errors_fatal: bool = True) -> RuleSet:
+def _project(path: Path | None) -> Project:
+    try:
+        return load_project(path)
+    except TagEngineError as exc:
+        _fail(exc.diagnostics)
+        raise  # unreachable: _fail exits
+
+
+def _load(paths: list[Path] | None, project: Project, syntax_errors_fatal: bool = True) -> RuleSet:
+    paths = paths or project.rule_paths()
+    if not paths:
+        _usage("name the rule files, or list them as `rules` in tagengine.toml")
     try:
         rules = tagengine.load(paths)
     except TagEngineError as exc:
@@ -134,23 +160,29 @@ def _load(paths: list[Path], syntax_errors_fatal: bool = True) -> RuleSet:
     return rules
 
 
-def _tables(rules: RuleSet, data: Path | None, table: list[str] | None):
+def _tables(rules: RuleSet, data: Path | None, table: list[str] | None, project: Project):
+    """Tables from the project file, then --data, then --table: later ones win."""
     entity = rules.entity_table or "customers"
-    return tables_from(data, entity, _overrides(table))
+    return tables_from(data, entity, _overrides(table), base=project.table_sources())
+
+
+def _has_data(data: Path | None, table: list[str] | None, project: Project) -> bool:
+    return bool(data or table or project.tables)
 
 
 @app.command()
 def run(
-    rules: RulesArg,
+    rules: RulesArg = None,
     out_path: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--out",
             "-o",
-            help="Output file: .parquet, .csv, .ndjson or .arrow.",
+            help="Output file: .parquet, .csv, .ndjson or .arrow. Default: the project's `output`.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    project_file: ProjectOpt = None,
     data: DataOpt = None,
     table: TableOpt = None,
     as_of: AsOfOpt = None,
@@ -174,12 +206,17 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
 ) -> None:
     """Evaluate the rules over the data and write one row per customer."""
-    date = _parse_as_of(as_of)
+    project = _project(project_file)
+    date = _parse_as_of(as_of, project)
+    if out_path is None:
+        if project.output is None:
+            _usage("--out is needed (or `output` in tagengine.toml)")
+        out_path = Path(project.path(project.output or ""))
     names = [n.strip() for s in select or [] for n in s.split(",") if n.strip()]
-    ruleset = _load(rules)
+    ruleset = _load(rules, project)
     started = time.perf_counter()
     try:
-        tables = _tables(ruleset, data, table)
+        tables = _tables(ruleset, data, table, project)
         with err.status("evaluating…", spinner="dots") if err.is_terminal else _null():
             result = ruleset.run(tables, as_of=date, select=names or None, streaming=streaming)
         df, program = result.table, result.program
@@ -211,7 +248,8 @@ def run(
 
 @app.command()
 def check(
-    rules: RulesArg,
+    rules: RulesArg = None,
+    project_file: ProjectOpt = None,
     data: DataOpt = None,
     table: TableOpt = None,
     fmt: Annotated[
@@ -221,9 +259,14 @@ def check(
     strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
 ) -> None:
     """Check syntax, names, types and cycles; against the data's schema when --data is given."""
-    ruleset = _load(rules, syntax_errors_fatal=False)
+    project = _project(project_file)
+    ruleset = _load(rules, project, syntax_errors_fatal=False)
     try:
-        schema = schema_of(_tables(ruleset, data, table)) if (data or table) else None
+        schema = (
+            schema_of(_tables(ruleset, data, table, project))
+            if _has_data(data, table, project)
+            else None
+        )
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
     diagnostics = ruleset.check(schema)
@@ -246,17 +289,23 @@ def check(
 
 @app.command(name="compile")
 def compile_(
-    rules: RulesArg,
+    rules: RulesArg = None,
     to: Annotated[Target, typer.Option("--to", help="What to compile to.")] = Target.polars,
+    project_file: ProjectOpt = None,
     data: DataOpt = None,
     table: TableOpt = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Print each rule's compiled Polars expression (other rules inlined)."""
-    date = _parse_as_of(as_of)
-    ruleset = _load(rules)
+    project = _project(project_file)
+    date = _parse_as_of(as_of, project)
+    ruleset = _load(rules, project)
     try:
-        schema = schema_of(_tables(ruleset, data, table)) if (data or table) else None
+        schema = (
+            schema_of(_tables(ruleset, data, table, project))
+            if _has_data(data, table, project)
+            else None
+        )
         exprs = ruleset.expressions(schema, as_of=date)
         aggregations = ruleset.aggregations(schema, as_of=date)
     except TagEngineError as exc:

@@ -63,11 +63,15 @@ def scan(source: str | Path) -> pl.LazyFrame:
 
 
 def tables_from(
-    data: str | Path | None, entity_table: str, overrides: Mapping[str, str] | None = None
+    data: str | Path | None,
+    entity_table: str,
+    overrides: Mapping[str, str] | None = None,
+    base: Mapping[str, str] | None = None,
 ) -> dict[str, pl.LazyFrame]:
-    """Tables by name: a directory gives one table per file (named by its stem), a single
-    file is the entity table, and `overrides` (NAME -> path) win over both."""
-    found: dict[str, str] = {}
+    """Tables by name: `base` (from the project file) first; a directory gives one table
+    per file (named by its stem), a single file is the entity table; `overrides`
+    (NAME -> source) win over all."""
+    found: dict[str, str] = dict(base or {})
     if data is not None:
         path = Path(data)
         if path.is_dir():

@@ -1,0 +1,84 @@
+"""The project file, `tagengine.toml`: where the tables are and the run's defaults, so that
+rule files hold only business logic.
+
+    rules = ["rules/"]
+    as_of = 2024-12-31          # default observation date (else today)
+    output = "build/tags.parquet"
+
+    [tables]
+    customers = "data/customers.parquet"
+    orders = "data/orders/*.parquet"     # globs, FILE.duckdb#TABLE, FILE.sqlite#TABLE
+
+Relative paths are taken from the folder the project file is in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from tagengine.diagnostics import TagEngineError, error
+
+FILE_NAME = "tagengine.toml"
+
+
+class Project(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules: list[str] = []
+    as_of: dt.date | None = None
+    output: str | None = None
+    tables: dict[str, str] = {}
+    root: Path = Path(".")
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    def path(self, value: str) -> str:
+        """`value` resolved against the project folder (URIs and absolute paths kept)."""
+        if "://" in value or Path(value).is_absolute():
+            return value
+        return str(self.root / value)
+
+    def table_sources(self) -> dict[str, str]:
+        return {name: self.path(src) for name, src in self.tables.items()}
+
+    def rule_paths(self) -> list[Path]:
+        return [Path(self.path(r)) for r in self.rules]
+
+
+def load_project(path: Path | None) -> Project:
+    """The project file at `path`, or `./tagengine.toml` if present, or empty defaults."""
+    if path is None:
+        default = Path(FILE_NAME)
+        if not default.is_file():
+            return Project()
+        path = default
+    if not path.is_file():
+        raise TagEngineError(error("TE401", f"no such project file: `{path}`", None))
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise TagEngineError(
+            error(
+                "TE403",
+                f"`{path}` is not valid TOML: {exc}",
+                None,
+                "see docs/project.md for the format",
+            )
+        ) from None
+    data.pop("root", None)  # not a setting: always the project file's folder
+    try:
+        return Project(**data, root=path.parent)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise TagEngineError(
+            error("TE403", f"`{path}`: {problems}", None, "keys: rules, as_of, output, [tables]")
+        ) from None

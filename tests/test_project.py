@@ -1,0 +1,96 @@
+"""The project file binds tables and sets defaults; the command line overrides it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from tagengine.cli import app
+
+RULES = Path(__file__).parent.parent / "rules" / "retail.tags"
+
+
+def make_project(root: Path, example_dir: Path, extra: str = "") -> None:
+    (root / "data").mkdir()
+    for name in ("customers", "orders"):
+        shutil.copy(example_dir / f"{name}.parquet", root / "data" / f"{name}.parquet")
+    shutil.copytree(RULES.parent, root / "rules")
+    (root / "out").mkdir()
+    (root / "tagengine.toml").write_text(
+        'rules = "rules/"\nas_of = 2024-12-31\noutput = "out/tags.parquet"\n'
+        + extra
+        + '[tables]\ncustomers = "data/customers.parquet"\norders = "data/orders*.parquet"\n',
+        "utf-8",
+    )
+
+
+def test_project_file_alone_runs_everything(example_dir, tmp_path, monkeypatch):
+    make_project(tmp_path, example_dir)
+    (tmp_path / "data" / "orders.parquet").rename(tmp_path / "data" / "orders_2024.parquet")
+    monkeypatch.chdir(tmp_path)
+    # the glob now matches customers too; bind orders precisely instead
+    text = (
+        (tmp_path / "tagengine.toml").read_text().replace("data/*.parquet", "data/orders_*.parquet")
+    )
+    (tmp_path / "tagengine.toml").write_text(text)
+    result = CliRunner().invoke(app, ["run", "-q"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out" / "tags.parquet"
+    assert pq.read_metadata(out).metadata[b"tagengine.as_of"] == b"2024-12-31"
+    assert pl.read_parquet(out).height == 2000
+
+
+def test_command_line_overrides_the_project(example_dir, tmp_path):
+    make_project(tmp_path, example_dir)
+    toml = tmp_path / "tagengine.toml"
+    out = tmp_path / "mine.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--project",
+            str(toml),
+            "--as-of",
+            "2025-06-30",
+            "-o",
+            str(out),
+            "-q",
+            "--table",
+            f"customers={example_dir / 'customers.parquet'}",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    meta = (tmp_path / "mine.csv.meta.json").read_text()
+    assert "2025-06-30" in meta
+
+
+def test_check_uses_the_project_tables(example_dir, tmp_path):
+    make_project(tmp_path, example_dir)
+    toml = tmp_path / "tagengine.toml"
+    result = CliRunner().invoke(app, ["check", "--project", str(toml)])
+    assert result.exit_code == 0, result.output
+    assert "0 errors" in result.output
+
+
+def test_bad_project_files_are_clear(tmp_path):
+    bad = tmp_path / "tagengine.toml"
+    bad.write_text('rulez = "x"\nas_of = "someday"\n')
+    result = CliRunner().invoke(app, ["check", "--project", str(bad)])
+    assert result.exit_code == 1
+    assert "as_of" in result.output and "rulez" in result.output
+    bad.write_text("rules = [\n")
+    result = CliRunner().invoke(app, ["check", "--project", str(bad)])
+    assert result.exit_code == 1 and "not valid TOML" in result.output
+    result = CliRunner().invoke(app, ["check", "--project", str(tmp_path / "none.toml")])
+    assert result.exit_code == 1 and "no such project file" in result.output
+
+
+def test_no_rules_anywhere_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 2
+    assert "name the rule files" in result.output
