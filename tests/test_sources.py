@@ -116,3 +116,28 @@ def test_database_errors_name_the_tables(sources, make, words):
         tables_from(None, "customers", {"orders": make(root)})
     d = info.value.diagnostics[0]
     assert words in (d.hint or "") + d.message
+
+
+@pytest.mark.parametrize("suffix", ["duckdb", "sqlite"])
+def test_output_to_a_database_table_replaces_it_whole(example_dir, tmp_path, suffix):
+    db = tmp_path / f"out.{suffix}"
+    target = f"{db}#customer_tags"
+    args = ["run", str(RULES), "-d", str(example_dir), "--as-of", "2024-12-31", "-o", target, "-q"]
+    for _ in range(2):  # the second run replaces the first table
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    back = tables_from(None, "x", {"t": target})["t"].collect()
+    expected = pl.read_parquet(example_dir / "customers.parquet")
+    assert back.height == expected.height
+    assert back["customer_id"].to_list() == expected["customer_id"].sort().to_list()
+    files = _evaluate(
+        {
+            "customers": str(example_dir / "customers.parquet"),
+            "orders": str(example_dir / "orders.parquet"),
+        }
+    )
+    from polars.testing import assert_frame_equal
+
+    assert_frame_equal(back, files, check_dtypes=False)
+    meta = dict(tables_from(None, "x", {"m": f"{db}#customer_tags__meta"})["m"].collect().rows())
+    assert meta["tagengine.as_of"] == "2024-12-31"

@@ -143,3 +143,99 @@ def _sqlite(path: str, table: str) -> pl.LazyFrame:
                 ) from None
         columns[name] = series
     return pl.DataFrame(columns).lazy()
+
+
+def write_table(df: pl.DataFrame, target: str, metadata: dict[str, str] | None = None) -> None:
+    """Replace table `FILE#TABLE` with `df`, and `TABLE__meta` with `metadata` as (key,
+    value) rows, in one transaction: readers see the old tables or the new ones."""
+    path, _, table = target.partition("#")
+    if not table:
+        raise TagEngineError(
+            error(
+                "TE403",
+                f"`{target}` names no table",
+                None,
+                "write FILE#TABLE, e.g. warehouse.duckdb#customer_tags",
+            )
+        )
+    if not Path(path).parent.exists():
+        raise TagEngineError(
+            error(
+                "TE403", f"the folder `{Path(path).parent}` does not exist", None, "create it first"
+            )
+        )
+    meta = pl.DataFrame(
+        {"key": list(metadata or {}), "value": list((metadata or {}).values())},
+        schema={"key": pl.String, "value": pl.String},
+    )
+    tables = {table: df, f"{table}__meta": meta}
+    if path.lower().endswith(DUCKDB_SUFFIXES):
+        _write_duckdb(tables, path)
+    else:
+        _write_sqlite(tables, path)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _write_duckdb(tables: dict[str, pl.DataFrame], path: str) -> None:
+    try:
+        import duckdb
+    except ImportError:
+        raise TagEngineError(
+            error(
+                "TE403",
+                "writing DuckDB files needs the duckdb package",
+                None,
+                "pip install 'tagengine[duckdb]'",
+            )
+        ) from None
+    with duckdb.connect(path) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for i, (table, df) in enumerate(tables.items()):
+                con.register(f"tagengine_{i}", df.to_arrow())
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {_quote(table)} AS SELECT * FROM tagengine_{i}"
+                )
+            con.execute("COMMIT")
+        except duckdb.Error:
+            con.execute("ROLLBACK")
+            raise
+
+
+_SQLITE_DECLARED = {pl.Boolean: "BOOLEAN", pl.Date: "DATE", pl.String: "TEXT"}
+
+
+def _sqlite_columns(df: pl.DataFrame) -> str:
+    columns = []
+    for name, dtype in df.schema.items():
+        declared = _SQLITE_DECLARED.get(dtype.base_type())
+        if declared is None:
+            if dtype.is_integer():
+                declared = "INTEGER"
+            elif dtype.is_numeric():
+                declared = "REAL"
+            else:
+                declared = "DATETIME" if isinstance(dtype, pl.Datetime) else "TEXT"
+        columns.append(f"{_quote(name)} {declared}")
+    return ", ".join(columns)
+
+
+def _write_sqlite(tables: dict[str, pl.DataFrame], path: str) -> None:
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        for table, df in tables.items():
+            rows = df.with_columns(pl.col(pl.Date, pl.Datetime).cast(pl.String)).rows()
+            con.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
+            con.execute(f"CREATE TABLE {_quote(table)} ({_sqlite_columns(df)})")
+            marks = ", ".join("?" * df.width)
+            con.executemany(f"INSERT INTO {_quote(table)} VALUES ({marks})", rows)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from tagengine import databases
 from tagengine.diagnostics import TagEngineError, error
 from tagengine.sources import file_format
 
@@ -18,8 +19,12 @@ def write(df: pl.DataFrame, path: str | Path, metadata: Mapping[str, str] | None
     """Write `df` to `path` (format from the extension) through a temporary file + rename.
 
     Parquet carries `metadata` in its key-value metadata; other formats get it in a
-    `<path>.meta.json` sidecar written the same way.
+    `<path>.meta.json` sidecar written the same way. `FILE.duckdb#TABLE` and
+    `FILE.sqlite#TABLE` replace that table in one transaction.
     """
+    if databases.is_database(str(path)):
+        databases.write_table(df, str(path), dict(metadata or {}))
+        return
     path = Path(path)
     fmt = file_format(path)
     if fmt is None:
@@ -28,7 +33,8 @@ def write(df: pl.DataFrame, path: str | Path, metadata: Mapping[str, str] | None
                 "TE403",
                 f"cannot tell the output format of `{path}`",
                 None,
-                "end the file name in .parquet, .csv, .ndjson or .arrow",
+                "end the file name in .parquet, .csv, .ndjson or .arrow, or write "
+                "FILE.duckdb#TABLE or FILE.sqlite#TABLE",
             )
         )
     if not path.parent.exists():
