@@ -141,3 +141,17 @@ def test_output_to_a_database_table_replaces_it_whole(example_dir, tmp_path, suf
     assert_frame_equal(back, files, check_dtypes=False)
     meta = dict(tables_from(None, "x", {"m": f"{db}#customer_tags__meta"})["m"].collect().rows())
     assert meta["tagengine.as_of"] == "2024-12-31"
+
+
+def test_database_by_uri(sources):
+    path = sources["sqlite"]["customers"].split("#")[0]
+    uri = {n: f"sqlite://{path}#{n}" for n in ("customers", "orders")}
+    from polars.testing import assert_frame_equal
+
+    assert_frame_equal(_evaluate(uri), _evaluate(sources["parquet"]), check_dtypes=False)
+
+
+def test_database_by_uri_errors_are_clear(tmp_path):
+    with pytest.raises(TagEngineError) as info:
+        tables_from(None, "x", {"t": f"sqlite://{tmp_path}/none.sqlite#t"})
+    assert "cannot read table `t` from the sqlite database" in info.value.diagnostics[0].message

@@ -1,7 +1,9 @@
 """Tables inside embedded database files: `warehouse.duckdb#orders`, `crm.sqlite#customers`.
 
-Both are read whole, once per run. SQLite has no column types to speak of, so its
-declared types (DATE, DATETIME, BOOLEAN, ...) decide how values are read.
+Both are read whole, once per run. Any other database is reached by URI
+(`postgresql://user@host/db#table`) through connectorx, an optional extra. SQLite has no
+column types to speak of, so its declared types (DATE, DATETIME, BOOLEAN, ...) decide
+how values are read.
 """
 
 from __future__ import annotations
@@ -18,11 +20,19 @@ SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
 
 def is_database(source: str) -> bool:
-    path, sep, _table = source.partition("#")
-    return bool(sep) and path.lower().endswith(DUCKDB_SUFFIXES + SQLITE_SUFFIXES)
+    path, sep, _table = source.rpartition("#")
+    return bool(sep) and (
+        is_uri(source) or path.lower().endswith(DUCKDB_SUFFIXES + SQLITE_SUFFIXES)
+    )
+
+
+def is_uri(source: str) -> bool:
+    return "://" in source.partition("#")[0] or "://" in source.rpartition("#")[0]
 
 
 def scan(source: str) -> pl.LazyFrame:
+    if is_uri(source):
+        return _uri(source)
     path, _, table = source.partition("#")
     if not Path(path).is_file():
         raise TagEngineError(
@@ -40,6 +50,35 @@ def scan(source: str) -> pl.LazyFrame:
     if path.lower().endswith(DUCKDB_SUFFIXES):
         return _duckdb(path, table)
     return _sqlite(path, table)
+
+
+def _uri(source: str) -> pl.LazyFrame:
+    """`postgresql://user@host/db#table` and the like, through connectorx."""
+    uri, _, table = source.rpartition("#")
+    try:
+        import connectorx  # noqa: F401
+    except ImportError:
+        raise TagEngineError(
+            error(
+                "TE401",
+                "reading a database by URI needs connectorx",
+                None,
+                "pip install 'tagengine[db]'",
+            )
+        ) from None
+    try:
+        return pl.read_database_uri(f"SELECT * FROM {_quote(table)}", uri).lazy()
+    except Exception as exc:  # drivers raise their own error types
+        scheme = uri.split("://", 1)[0]
+        raise TagEngineError(
+            error(
+                "TE401",
+                f"cannot read table `{table}` from the {scheme} "
+                f"database: {str(exc).strip().splitlines()[0]}",
+                None,
+                "check the URI, the table name and that the database is reachable",
+            )
+        ) from None
 
 
 def _duckdb(path: str, table: str) -> pl.LazyFrame:
