@@ -94,3 +94,35 @@ def test_no_rules_anywhere_is_a_usage_error(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 2
     assert "name the rule files" in result.output
+
+
+def test_entity_and_related_tables_may_be_declared_in_the_project(example_dir, tmp_path):
+    make_project(tmp_path, example_dir)
+    rules = tmp_path / "rules" / "retail.tags"
+    text = rules.read_text("utf-8")
+    text = text.replace("entity customer table customers key customer_id\n", "")
+    text = text.replace("related orders key customer_id time order_date\n", "")
+    rules.write_text(text, "utf-8")
+    toml = tmp_path / "tagengine.toml"
+    toml.write_text(
+        toml.read_text() + '[entity]\ntable = "customers"\nkey = "customer_id"\n'
+        '[related.orders]\nkey = "customer_id"\ntime = "order_date"\n'
+    )
+    result = CliRunner().invoke(app, ["run", "--project", str(toml), "-q"])
+    assert result.exit_code == 0, result.output
+    again = tmp_path / "again.parquet"
+    CliRunner().invoke(
+        app,
+        [
+            "run",
+            str(RULES),
+            "-d",
+            str(example_dir),
+            "--as-of",
+            "2024-12-31",
+            "-o",
+            str(again),
+            "-q",
+        ],
+    )
+    assert pl.read_parquet(tmp_path / "out" / "tags.parquet").equals(pl.read_parquet(again))

@@ -25,7 +25,7 @@ from tagengine.diagnostics import (
     render_human,
     render_json,
 )
-from tagengine.project import Project, load_project
+from tagengine.project import Project, declarations, load_project
 from tagengine.ruleset import RuleSet
 from tagengine.sources import schema_of, tables_from
 
@@ -154,6 +154,7 @@ def _load(paths: list[Path] | None, project: Project, syntax_errors_fatal: bool 
         rules = tagengine.load(paths)
     except TagEngineError as exc:
         _fail(exc.diagnostics)
+    rules = rules.with_statements(declarations(project, rules.ast))
     errors = [d for d in rules.parse_diagnostics if d.is_error]
     if errors and syntax_errors_fatal:
         _fail(errors, rules)

@@ -9,6 +9,14 @@ rule files hold only business logic.
     customers = "data/customers.parquet"
     orders = "data/orders/*.parquet"     # globs, FILE.duckdb#TABLE, FILE.sqlite#TABLE
 
+    [entity]                             # used when the rules declare none
+    table = "customers"
+    key = "customer_id"
+
+    [related.orders]                     # likewise, per related table
+    key = "customer_id"
+    time = "order_date"
+
 Relative paths are taken from the folder the project file is in.
 """
 
@@ -21,8 +29,24 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from tagengine.diagnostics import TagEngineError, error
+from tagengine.syntax import ast
 
 FILE_NAME = "tagengine.toml"
+
+
+class EntitySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "customer"
+    table: str
+    key: str
+
+
+class RelatedSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    time: str | None = None
 
 
 class Project(BaseModel):
@@ -32,7 +56,10 @@ class Project(BaseModel):
     as_of: dt.date | None = None
     output: str | None = None
     tables: dict[str, str] = {}
+    entity: EntitySpec | None = None
+    related: dict[str, RelatedSpec] = {}
     root: Path = Path(".")
+    file: str = FILE_NAME
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -72,9 +99,10 @@ def load_project(path: Path | None) -> Project:
                 "see docs/project.md for the format",
             )
         ) from None
-    data.pop("root", None)  # not a setting: always the project file's folder
+    data.pop("root", None)  # not settings: always the project file's folder and name
+    data.pop("file", None)
     try:
-        return Project(**data, root=path.parent)
+        return Project(**data, root=path.parent, file=str(path))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
@@ -82,3 +110,19 @@ def load_project(path: Path | None) -> Project:
         raise TagEngineError(
             error("TE403", f"`{path}`: {problems}", None, "keys: rules, as_of, output, [tables]")
         ) from None
+
+
+def declarations(project: Project, program: ast.Program) -> tuple[ast.Statement, ...]:
+    """The project's entity and related tables as statements, for what `program` does not
+    declare itself (a rule file's own declaration wins)."""
+    span = ast.Span(project.file, 1, 1, 1, 1)
+    out: list[ast.Statement] = []
+    if project.entity is not None and not program.entities:
+        e = project.entity
+        out.append(ast.Entity(span, e.name, span, e.table, e.key, span))
+    declared = {r.name for r in program.related}
+    for name, r in project.related.items():
+        if name not in declared:
+            time_span = span if r.time else None
+            out.append(ast.Related(span, name, span, r.key, span, r.time, time_span))
+    return tuple(out)

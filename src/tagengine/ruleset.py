@@ -43,6 +43,13 @@ class RuleSet:
         self.sources = dict(sources)  # file name -> text, for rendering diagnostics
         self.parse_diagnostics = list(diagnostics)
 
+    def with_statements(self, statements: Sequence[ast.Statement]) -> RuleSet:
+        """A copy with `statements` (e.g. the project file's declarations) put first."""
+        if not statements:
+            return self
+        program = ast.Program((*statements, *self.ast.statements))
+        return RuleSet(program, self.sources, self.parse_diagnostics)
+
     # ---- checking ----------------------------------------------------------
 
     @property
