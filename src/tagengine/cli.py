@@ -88,7 +88,8 @@ TableOpt = Annotated[
         "--table",
         "-t",
         metavar="NAME=SOURCE",
-        help="Bind a table to a file or glob; wins over --data. Repeatable.",
+        help="Bind a table to a file, glob, FILE.duckdb#TABLE, FILE.sqlite#TABLE or URI#TABLE; "
+        "wins over --data and the project file. Repeatable.",
         show_default=False,
     ),
 ]
@@ -97,7 +98,7 @@ AsOfOpt = Annotated[
     typer.Option(
         "--as-of",
         metavar="DATE",
-        help="Observation date, YYYY-MM-DD. Default: today.",
+        help="Observation date, YYYY-MM-DD. Default: the project's as_of, else today.",
         show_default=False,
     ),
 ]
