@@ -77,9 +77,7 @@ class RuleSet:
         self, tables: Tables, as_of: dt.date | None = None, select: Sequence[str] | None = None
     ) -> pl.LazyFrame:
         """The whole rule set as one lazy Polars query over `tables`."""
-        program = self.compile(schema_of(tables))
-        names = self._selected(program, select)
-        lazy = {name: _lazy(frame) for name, frame in tables.items()}
+        program, names, lazy = self._prepare(tables, select)
         return polars_backend.plan(program, lazy, as_of or dt.date.today(), names)
 
     def evaluate(
@@ -103,9 +101,7 @@ class RuleSet:
         """`evaluate`, plus what a report needs: the as_of used, the typed program, and per
         related table how many of its rows (visible at as_of) match no entity."""
         as_of = as_of or dt.date.today()
-        program = self.compile(schema_of(tables))
-        names = self._selected(program, select)
-        lazy = {name: _lazy(frame) for name, frame in tables.items()}
+        program, names, lazy = self._prepare(tables, select)
         main = polars_backend.plan(program, lazy, as_of, names, row_counts=True)
         totals = polars_backend.related_rows(program, lazy, as_of)
         engine = "streaming" if streaming else "auto"
@@ -146,6 +142,14 @@ class RuleSet:
         (`__<table>__<n>`, joined to the entity) `expressions()` refers to."""
         program = self.compile(schema)
         return polars_backend.aggregations(program, as_of or dt.date.today())
+
+    def _prepare(
+        self, tables: Tables, select: Sequence[str] | None
+    ) -> tuple[ir.Program, list[str] | None, dict[str, pl.LazyFrame]]:
+        """The program typed against the tables' schema, the selected rules, lazy tables."""
+        program = self.compile(schema_of(tables))
+        lazy = {name: _lazy(frame) for name, frame in tables.items()}
+        return program, self._selected(program, select), lazy
 
     def _selected(self, program: ir.Program, select: Sequence[str] | None) -> list[str] | None:
         if not select:

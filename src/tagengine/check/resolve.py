@@ -105,15 +105,7 @@ def _related(
         if schema is not None:
             table = schema.get(rel.name)
             if table is None:
-                known = ", ".join(sorted(schema)) or "none"
-                diags.append(
-                    error(
-                        "TE107",
-                        f"no data for related table `{rel.name}`",
-                        rel.name_span,
-                        f"tables given: {known}",
-                    )
-                )
+                diags.append(_no_data(schema, f"related table `{rel.name}`", rel.name_span))
             else:
                 columns = column_types(table)
                 listing = "columns: " + ", ".join(list(columns)[:20])
@@ -196,6 +188,11 @@ def _unique_rules(rules: tuple[ast.Rule, ...], diags: list[Diagnostic]) -> dict[
     return seen
 
 
+def _no_data(schema: Schema, what: str, span: ast.Span) -> Diagnostic:
+    known = ", ".join(sorted(schema)) or "none"
+    return error("TE107", f"no data for {what}", span, f"tables given: {known}")
+
+
 def _columns(
     entity: ast.Entity, schema: Schema | None, diags: list[Diagnostic]
 ) -> dict[str, ir.Type] | None:
@@ -203,15 +200,7 @@ def _columns(
         return None
     table = schema.get(entity.table)
     if table is None:
-        known = ", ".join(sorted(schema)) or "none"
-        diags.append(
-            error(
-                "TE107",
-                f"no data for table `{entity.table}`",
-                entity.span,
-                f"tables given: {known}",
-            )
-        )
+        diags.append(_no_data(schema, f"table `{entity.table}`", entity.span))
         return None
     columns = column_types(table)
     if entity.key not in columns:
@@ -227,16 +216,7 @@ def _columns(
 
 
 def _names_used(rule: ast.Rule) -> set[str]:
-    names: set[str] = set()
-    for root in _roots(rule):
-        stack: list[object] = [root]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, ast.Name):
-                names.add(node.name)
-            elif isinstance(node, ast.Expr):
-                stack.extend(_children(node))
-    return names
+    return {n.name for root in _roots(rule) for n in ast.walk(root) if isinstance(n, ast.Name)}
 
 
 def _roots(rule: ast.Rule) -> list[ast.Expr]:
@@ -245,23 +225,6 @@ def _roots(rule: ast.Rule) -> list[ast.Expr]:
             return [e]
         case ast.Segment(branches=branches):
             return [b.condition for b in branches]
-    return []
-
-
-def _children(node: ast.Expr) -> list[ast.Expr]:
-    match node:
-        case ast.Unary(operand=o) | ast.IsMissing(operand=o):
-            return [o]
-        case ast.Binary(left=a, right=b) | ast.TextTest(operand=a, pattern=b):
-            return [a, b]
-        case ast.InList(operand=o, items=items):
-            return [o, *items]
-        case ast.Between(operand=o, low=lo, high=hi):
-            return [o, lo, hi]
-        case ast.Call(args=args, where=where):
-            return [*args, *([where] if where is not None else [])]
-        case ast.ListExpr(items=args):
-            return list(args)
     return []
 
 

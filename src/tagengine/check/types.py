@@ -574,17 +574,7 @@ def _table_of(arg: ast.Expr) -> str | None:
     """The related table an aggregate's argument reads: `orders` or `orders.x` (+ ...)."""
     if isinstance(arg, ast.Name):
         return arg.name
-    stack, tables = [arg], set()
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Attr):
-            tables.add(node.table)
-        for f in getattr(node, "__dataclass_fields__", {}):
-            v = getattr(node, f)
-            if isinstance(v, ast.Expr):
-                stack.append(v)
-            elif isinstance(v, tuple):
-                stack.extend(x for x in v if isinstance(x, ast.Expr))
+    tables = {n.table for n in ast.walk(arg) if isinstance(n, ast.Attr)}
     return next(iter(tables)) if len(tables) == 1 else None
 
 

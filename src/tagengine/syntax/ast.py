@@ -6,6 +6,7 @@ Nodes are frozen dataclasses; the checker turns them into the typed IR (`tagengi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -132,6 +133,27 @@ class Call(Expr):
     descending: bool | None = None  # set by a trailing `ascending` / `descending`
     where: Expr | None = None  # aggregates: `sum(orders.amount where ...)`
     window: Window | None = None  # aggregates: `... over last 90 days`
+
+
+def children(expr: Expr) -> list[Expr]:
+    """The direct sub-expressions of `expr` (a call's `where` filter included)."""
+    out: list[Expr] = []
+    for name in expr.__dataclass_fields__:
+        value = getattr(expr, name)
+        if isinstance(value, Expr):
+            out.append(value)
+        elif isinstance(value, tuple):
+            out.extend(v for v in value if isinstance(v, Expr))
+    return out
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """`expr` and every expression below it."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(children(node))
 
 
 # ---- statements -------------------------------------------------------------
