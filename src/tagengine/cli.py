@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 problems in rules or data, 2 usage.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
 import time
@@ -318,6 +319,81 @@ def compile_(
             out.print(f"  {agg.meta.output_name()} = {agg}")
     for name, expr in exprs.items():
         out.print(f"[bold]{name}[/bold] = {expr}")
+
+
+class ExplainFormat(StrEnum):
+    human = "human"
+    json = "json"
+
+
+@app.command()
+def explain(
+    rules: RulesArg = None,
+    id_: Annotated[
+        str | None,
+        typer.Option(
+            "--id", help="The customer's key: explain every rule (or --tag) for this one."
+        ),
+    ] = None,
+    tags: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            help="Rules to explain (comma-separated or repeated). Without --id: a funnel of "
+            "each over the whole population.",
+            show_default=False,
+        ),
+    ] = None,
+    project_file: ProjectOpt = None,
+    data: DataOpt = None,
+    table: TableOpt = None,
+    as_of: AsOfOpt = None,
+    fmt: Annotated[
+        ExplainFormat,
+        typer.Option("--format", "-f", help="human (a tree per rule) or json."),
+    ] = ExplainFormat.human,
+    show_plan: Annotated[
+        bool, typer.Option("--plan", help="Also print the optimized Polars query plan.")
+    ] = False,
+    json_schema: Annotated[
+        bool,
+        typer.Option("--json-schema", help="Print the JSON Schema of --format json and exit."),
+    ] = False,
+) -> None:
+    """Why a customer has (or lacks) each tag, or how a tag cuts the population.
+
+    Examples: tagengine explain rules/ --data data/ --id 42 --tag high_value;
+    tagengine explain rules/ --data data/ --tag high_value   (funnel over everyone)"""
+    from tagengine.explain import json_schema as explain_schema
+    from tagengine.explain import render
+
+    if json_schema:
+        typer.echo(json.dumps(explain_schema(), indent=2, ensure_ascii=False))
+        return
+    names = [n.strip() for s in tags or [] for n in s.split(",") if n.strip()]
+    if id_ is None and not names:
+        _usage("say which customer (--id 42) or which rules over everyone (--tag NAME)")
+    project = _project(project_file)
+    date = _parse_as_of(as_of, project)
+    ruleset = _load(rules, project)
+    if not _has_data(data, table, project):
+        _usage("explain needs data: --data, --table or the project's [tables]")
+    try:
+        tables = _tables(ruleset, data, table, project)
+        with err.status("explaining…", spinner="dots") if err.is_terminal else _null():
+            report = ruleset.explain(tables, id=id_, tags=names or None, as_of=date)
+            plan = ruleset.plan(tables, date, names or None).explain() if show_plan else None
+    except TagEngineError as exc:
+        _fail(exc.diagnostics, ruleset)
+    if fmt is ExplainFormat.json:
+        typer.echo(report.model_dump_json(indent=2))
+    elif report.view == "customer":
+        out.print(render.customer(report))
+    else:
+        out.print(render.population(report))
+    if plan is not None:
+        out.print("\n[bold]query plan[/bold] (optimized, as Polars runs it):")
+        out.print(plan, markup=False)
 
 
 @app.command(name="example-data")

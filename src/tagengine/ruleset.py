@@ -13,6 +13,7 @@ from tagengine import ir
 from tagengine.backends import polars as polars_backend
 from tagengine.check.resolve import check as check_program
 from tagengine.diagnostics import Diagnostic, TagEngineError, error, sort_key
+from tagengine.explain.model import CustomerExplanation, PopulationExplanation
 from tagengine.schema import Schema
 from tagengine.sources import first_line, schema_of
 from tagengine.syntax import ast
@@ -126,6 +127,26 @@ class RuleSet:
         df = df.select([c for c in df.columns if not c.startswith("__")])
         return RunResult(df, as_of, program, unmatched)
 
+    def explain(
+        self,
+        tables: Tables,
+        id: object | None = None,
+        tags: Sequence[str] | None = None,
+        as_of: dt.date | None = None,
+    ) -> CustomerExplanation | PopulationExplanation:
+        """Why customer `id` has each rule's value (`tags`: which rules; default all), or,
+        without `id`, how each rule in `tags` cuts the population: a funnel of its clauses.
+        The model is the one `tagengine explain --format json` prints."""
+        from tagengine.explain import explain
+
+        program, _, lazy = self._prepare(tables, None)
+        if id is None and not tags:
+            raise TagEngineError(
+                error("TE101", "explain needs a customer id, or the rules to explain", None)
+            )
+        names = self._selected(program, tags) if tags else None
+        return explain(program, lazy, as_of or dt.date.today(), self.sources, id, names)
+
     def expressions(
         self, schema: Schema | None = None, as_of: dt.date | None = None
     ) -> dict[str, pl.Expr]:
@@ -165,7 +186,7 @@ class RuleSet:
                 diags.append(
                     error(
                         "TE101",
-                        f"--select names `{n}`, which is not a rule",
+                        f"`{n}` is not a rule",
                         None,
                         f"did you mean `{guess}`?"
                         if guess

@@ -70,14 +70,15 @@ def window_mask(window: ir.Window, day: pl.Expr, as_of: dt.date) -> pl.Expr:
     return day > start  # as_of - N < day <= as_of (the upper bound is the table filter)
 
 
-def aggregation(
+def row_masks(
     node: ir.Aggregate,
     related: ir.Related,
     time_dtype: pl.DataType | None,
     compile_expr: Callable[[ir.Expr], pl.Expr],
     as_of: dt.date,
-) -> pl.Expr:
-    """One aggregate as an expression inside `group_by(key).agg(...)`."""
+) -> tuple[pl.Expr | None, pl.Expr | None]:
+    """The rows an aggregate reads: (its window alone, window and `where` together);
+    None where there is no such restriction."""
     masks = []
     if node.window is not None and related.time is not None and time_dtype is not None:
         masks.append(window_mask(node.window, row_date(related, time_dtype), as_of))
@@ -88,7 +89,18 @@ def aggregation(
     mask = None
     for m in masks:
         mask = m if mask is None else mask & m
+    return window, mask
 
+
+def aggregation(
+    node: ir.Aggregate,
+    related: ir.Related,
+    time_dtype: pl.DataType | None,
+    compile_expr: Callable[[ir.Expr], pl.Expr],
+    as_of: dt.date,
+) -> pl.Expr:
+    """One aggregate as an expression inside `group_by(key).agg(...)`."""
+    window, mask = row_masks(node, related, time_dtype, compile_expr, as_of)
     func = node.func
     if func == "share":
         hits = (mask if mask is not None else pl.lit(True)).sum()

@@ -32,7 +32,9 @@ class ExprCompiler:
     ):
         self.as_of = as_of
         self.rule_expr = rule_expr
-        self.aggregates = aggregates or {}  # fingerprint -> column computed by the group_by
+        # fingerprint -> column already computed: aggregates (by the group_by) and, for
+        # explain, rankings over the whole population
+        self.aggregates = aggregates or {}
 
     def rule(self, rule: ir.Rule) -> pl.Expr:
         expr = self.typed(rule.expr, pl.Boolean) if rule.kind == "tag" else self.expr(rule.expr)
@@ -98,6 +100,8 @@ class ExprCompiler:
                 return s.contains(p)
             case ir.Call():
                 return self.call(e)
+            case ir.Ranking() if ir.fingerprint(e) in self.aggregates:
+                return pl.col(self.aggregates[ir.fingerprint(e)])  # over everyone, earlier
             case ir.Ranking(func=func, operand=x, buckets=n, descending=desc):
                 xe = self.expr(x)
                 if func in ("ntile", "qcut"):
@@ -260,11 +264,36 @@ def plan(
     `__<table>__rows` (for reporting rows whose key matches no entity)."""
     wanted = program.closure(select) if select else {r.name for r in program.rules}
     rules = [r for r in program.rules if r.name in wanted]
+    lf, compiler = rule_frame(program, tables, as_of, rules)
+    outputs = [n for n in program.outputs if n in (set(select) if select else wanted)]
+    extra = [
+        pl.col(f"__{t.name}__rows").fill_null(0)
+        for t in program.related
+        if row_counts
+        and any(c.startswith(f"__{t.name}__") for c in compiler.aggregates.values())
+    ]
+    return lf.select([program.entity.key, *outputs, *extra])
+
+
+def rule_frame(
+    program: ir.Program,
+    tables: Mapping[str, pl.LazyFrame],
+    as_of: dt.date,
+    rules: list[ir.Rule],
+    precomputed: pl.LazyFrame | None = None,
+    precomputed_columns: Mapping[tuple, str] | None = None,
+) -> tuple[pl.LazyFrame, ExprCompiler]:
+    """The entity's used columns, its aggregates and `rules` (in dependency order) as
+    columns, sorted by key; and the compiler that refers to those columns.
+
+    `precomputed` (key plus columns) is joined in first: `precomputed_columns` names the
+    column that holds each expression (by fingerprint) — explain computes rankings over
+    the whole population that way and then evaluates one customer."""
     used = {c.name for r in rules for c in ir.walk(r.expr) if isinstance(c, ir.Column)}
     key = program.entity.key
     lf = tables[program.entity.table].select([key, *sorted(used - {key})])
     key_dtype = lf.collect_schema()[key]
-    agg_columns: dict[tuple, str] = {}
+    columns: dict[tuple, str] = dict(precomputed_columns or {})
     for group in aggregate.collect(program, rules):
         lf = lf.join(
             _grouped(group, tables[group.related.name], key_dtype, as_of),
@@ -278,18 +307,14 @@ def plan(
             if group.nodes[fp].func in aggregate.ZERO_WHEN_EMPTY
         ]
         lf = lf.with_columns(zero) if zero else lf
-        agg_columns.update(group.columns)
+        columns.update(group.columns)
+    if precomputed is not None:
+        lf = lf.join(precomputed, on=key, how="left")
     lf = lf.sort(key)
-    compiler = ExprCompiler(as_of, aggregates=agg_columns)
+    compiler = ExprCompiler(as_of, aggregates=columns)
     for level in levels(rules):
         lf = lf.with_columns([compiler.rule(r) for r in level])
-    outputs = [n for n in program.outputs if n in (set(select) if select else wanted)]
-    extra = [
-        pl.col(f"__{t.name}__rows").fill_null(0)
-        for t in program.related
-        if row_counts and any(c.startswith(f"__{t.name}__") for c in agg_columns.values())
-    ]
-    return lf.select([key, *outputs, *extra])
+    return lf, compiler
 
 
 def _grouped(

@@ -1,0 +1,163 @@
+"""Explanations as rich trees and tables, for people."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from tagengine.explain.model import (
+    Branch,
+    Counts,
+    CustomerExplanation,
+    Dependency,
+    Node,
+    Obstacle,
+    PopulationExplanation,
+    RuleExplanation,
+    RuleFunnel,
+)
+
+MARKS = {"true": ("✓", "green"), "false": ("✗", "red"), "unknown": ("?", "yellow")}
+
+
+def customer(report: CustomerExplanation) -> RenderableType:
+    head = Text(f"{report.entity} {report.key} = {report.id} · as of {report.as_of}", "bold")
+    return Group(head, *(rule(r) for r in report.rules))
+
+
+def rule(r: RuleExplanation) -> Tree:
+    head = Text()
+    head.append(r.name, "bold")
+    if r.label:
+        head.append(f' "{r.label}"')
+    if r.kind == "tag":
+        head.append(" — ")
+        head.append(r.shown, "green bold" if r.value else "red bold")
+    else:
+        head.append(f" ({r.kind}) = ")
+        head.append(r.shown, "bold")
+    tree = Tree(head)
+    if r.tree is not None:
+        _node(tree, r.tree)
+    for b in r.branches:
+        _branch(tree, b)
+    if r.obstacles:
+        why = tree.add(Text("why not:", "bold"))
+        for o in r.obstacles:
+            why.add(_obstacle(o))
+    return tree
+
+
+def _node(parent: Tree, node: Node) -> None:
+    line = Text()
+    if node.verdict is not None:
+        mark, style = MARKS[node.verdict]
+        line.append(f"{mark} ", style)
+        line.append(node.text)
+        line.append(f"  {node.verdict}", style)
+        if node.verdict == "unknown" and node.missing:
+            line.append(f" ({', '.join(node.missing)} missing)", style)
+        if node.gap:
+            line.append(f" — {node.gap}", "dim")
+    else:
+        line.append(f"{node.text} = ")
+        line.append(node.shown, "bold")
+    if node.source is not None:
+        s = node.source
+        of = f" of {s.of:,}" if s.of is not None else ""
+        line.append(
+            f" — from {s.rows:,}{of} row{'s' if (s.of or s.rows) != 1 else ''} of {s.table}", "dim"
+        )
+        if s.first is not None:
+            line.append(f", {s.first} .. {s.last}", "dim")
+    if node.population is not None:
+        p = node.population
+        line.append(f" — among {p.ranked:,} of {p.total:,} with a known value", "dim")
+    branch = parent.add(line)
+    for child in node.children:
+        _node(branch, child)
+
+
+def _branch(parent: Tree, b: Branch) -> None:
+    line = Text()
+    if b.status == "matched":
+        line.append("✓ ", "green")
+    elif b.status == "failed":
+        line.append("✗ ", "red")
+    else:
+        line.append("· ", "dim")
+    line.append(f'"{b.label}"' + (" (else)" if b.otherwise else ""))
+    line.append(f"  {b.status}", "dim" if b.status == "not tried" else "")
+    node = parent.add(line)
+    if b.tree is not None:
+        _node(node, b.tree)
+
+
+def _obstacle(o: Obstacle) -> Text:
+    line = Text()
+    if o.via:
+        line.append(f"{' → '.join(o.via)}: ", "dim")
+    line.append(o.reason)
+    if o.alternatives:
+        line.append(f" (the closest of {o.alternatives} alternatives)", "dim")
+    return line
+
+
+# ---- population --------------------------------------------------------------
+
+
+def population(report: PopulationExplanation) -> RenderableType:
+    head = Text(f"{report.entity}: {report.population:,} in all · as of {report.as_of}", "bold")
+    return Group(head, *(part for f in report.rules for part in funnel(f, report.population)))
+
+
+def funnel(f: RuleFunnel, total: int) -> list[RenderableType]:
+    head = Text()
+    head.append(f.name, "bold")
+    if f.label:
+        head.append(f' "{f.label}"')
+    what = "set for" if f.kind == "tag" else "has a value for"
+    head.append(f" ({f.kind}) — {what} {f.count:,} of {total:,} ({f.share:.1%})")
+    parts: list[RenderableType] = [Text(""), head]
+    if f.steps:
+        word = {"all": "and", "any": "or", "single": ""}[f.combine or "single"]
+        table = Table(box=None, pad_edge=False, show_edge=False)
+        table.add_column("#", justify="right")
+        table.add_column("clause")
+        for title in ("alone", f"with the ones above ({word})") if word else ("alone",):
+            table.add_column(f"{title}: true", justify="right")
+            table.add_column("unknown", justify="right")
+        for i, step in enumerate(f.steps, 1):
+            cells = _cells(step.alone, total)
+            if word:
+                cells += _cells(step.so_far, total)
+            table.add_row(str(i), step.clause, *cells)
+        parts.append(table)
+    if f.buckets:
+        table = Table(box=None, pad_edge=False, show_edge=False)
+        table.add_column("value")
+        table.add_column("customers", justify="right")
+        table.add_column("share", justify="right")
+        for b in f.buckets:
+            table.add_row(b.shown, f"{b.count:,}", f"{b.share:.1%}")
+        parts.append(table)
+    tree = Tree(Text("built on:", "bold"))
+    for dep in f.dependencies.uses:
+        _dependency(tree, dep)
+    parts.append(tree)
+    return parts
+
+
+def _cells(c: Counts, total: int) -> tuple[str, str]:
+    share = f" ({c.true / total:.1%})" if total else ""
+    return f"{c.true:,}{share}", f"{c.unknown:,}"
+
+
+def _dependency(parent: Tree, d: Dependency) -> None:
+    line = Text(d.name, "bold" if d.kind not in ("column", "related column") else "")
+    line.append(f" ({d.kind}" + (f', "{d.label}"' if d.label else "") + ")", "dim")
+    node = parent.add(line)
+    for u in d.uses:
+        _dependency(node, u)
