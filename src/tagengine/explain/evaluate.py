@@ -205,8 +205,9 @@ def _provenance(
             rows = aggregate.visible_rows(frame.select(sorted(needed)), rel, as_of)
             time_dtype = rows.collect_schema()[rel.time] if rel.time else None
             window, mask = aggregate.row_masks(node, rel, time_dtype, compiler.expr, as_of)
-            read = mask if mask is not None else pl.lit(True)
-            in_window = window if window is not None else pl.lit(True)
+            everything = pl.repeat(True, pl.len())  # a column, so that sum() counts rows
+            read = mask if mask is not None else everything
+            in_window = window if window is not None else everything
             if rel.time and time_dtype is not None:
                 day = aggregate.row_date(rel, time_dtype)
                 first, last = day.filter(read).min(), day.filter(read).max()

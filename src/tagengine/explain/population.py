@@ -152,12 +152,15 @@ def _buckets(rule: ir.Rule, col: pl.Series, total: int) -> list[Bucket]:
 
 
 def dependencies(program: ir.Program, name: str) -> Dependency:
-    """What a rule is built on: the rules it uses (recursively), then its columns."""
+    """What a rule is built on: the rules (recursively) and columns it uses."""
     rule = program.rule(name)
-    uses = [dependencies(program, d) for d in rule.depends_on]
+    uses: list[Dependency] = []
     seen: set[str] = set()
-    for node in ir.walk(rule.expr):
-        if isinstance(node, ir.Column) and node.name not in seen:
+    for node in ir.walk(rule.expr):  # in the order written
+        if isinstance(node, ir.RuleRef) and node.name not in seen:
+            seen.add(node.name)
+            uses.append(dependencies(program, node.name))
+        elif isinstance(node, ir.Column) and node.name not in seen:
             seen.add(node.name)
             uses.append(Dependency(name=node.name, kind="column"))
         elif isinstance(node, ir.Aggregate):

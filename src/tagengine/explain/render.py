@@ -85,11 +85,13 @@ def _branch(parent: Tree, b: Branch) -> None:
     if b.status == "matched":
         line.append("✓ ", "green")
     elif b.status == "failed":
-        line.append("✗ ", "red")
+        mark, style = MARKS[b.verdict or "false"]
+        line.append(f"{mark} ", style)
     else:
         line.append("· ", "dim")
     line.append(f'"{b.label}"' + (" (else)" if b.otherwise else ""))
-    line.append(f"  {b.status}", "dim" if b.status == "not tried" else "")
+    status = "failed (unknown)" if b.verdict == "unknown" else b.status
+    line.append(f"  {status}", "dim" if b.status == "not tried" else "")
     node = parent.add(line)
     if b.tree is not None:
         _node(node, b.tree)
