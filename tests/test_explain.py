@@ -18,7 +18,7 @@ from rich.console import Console
 import tagengine
 from tagengine.diagnostics import TagEngineError
 from tagengine.explain import render
-from tagengine.explain.model import ExplanationAdapter
+from tagengine.explain.model import Dependency, ExplanationAdapter
 
 AS_OF = dt.date(2024, 12, 31)
 GOLDEN = Path(__file__).parent / "golden" / "explain"
@@ -276,6 +276,7 @@ def test_funnel_counts_equal_direct_filters(example_dir):
     deps = churn.dependencies
     assert [d.name for d in deps.uses] == ["recency", "orders_365d"]
     assert deps.uses[0].uses[0].name == "last_order"
+    assert deps.uses[1].uses == [Dependency(name="orders", kind="related table")]
 
 
 # ---- golden trees of the example rules ------------------------------------------
@@ -358,3 +359,45 @@ def test_cli_explain(example_dir):
     assert result.exit_code == 0
     schema = json.loads(result.output)
     assert "schema version 1" in schema["title"]
+
+
+def test_docs_name_every_json_field():
+    """docs/explain.md documents the JSON schema: every field of every model appears."""
+    from pydantic import BaseModel
+
+    from tagengine.explain import model
+
+    text = (Path(__file__).parents[1] / "docs" / "explain.md").read_text("utf-8")
+    models = [
+        m
+        for m in vars(model).values()
+        if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == model.__name__
+    ]
+    assert len(models) > 10
+    missing = [
+        f"{m.__name__}.{f}"
+        for m in models
+        for f in m.model_fields
+        if f"`{f}`" not in text and not m.__name__.startswith("_")
+    ]
+    assert missing == []
+
+
+def test_readme_shows_real_output(tmp_path):
+    """The README's explain example is what `make demo`'s data gives today."""
+    import re
+
+    from tagengine import example_data
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text("utf-8")
+    block = re.search(r"```\n\$ tagengine explain (.*?)\n(.*?)```", readme, re.S)
+    assert block, "README lost its explain example"
+    args, shown = block.group(1).split(), block.group(2)
+    assert args[args.index("--id") + 1] == "42"
+    tables = example_data.generate(customers=5000, seed=7)  # as `make demo`
+    rules = tagengine.load(EXAMPLE_RULES)
+    tags = args[args.index("--tag") + 1].split(",")
+    report = rules.explain(tables, id=42, tags=tags, as_of=AS_OF)
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    console.print(render.customer(report))
+    assert console.file.getvalue() == shown

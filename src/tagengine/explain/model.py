@@ -132,7 +132,9 @@ class Bucket(_Model):
 
 class Dependency(_Model):
     name: str
-    kind: str = Field(description="feature, tag, score, segment, column or related column")
+    kind: str = Field(
+        description="feature, tag, score, segment, column, related column or related table"
+    )
     label: str | None = None
     uses: list[Dependency] = Field(default_factory=list)
 

@@ -164,15 +164,10 @@ def dependencies(program: ir.Program, name: str) -> Dependency:
             seen.add(node.name)
             uses.append(Dependency(name=node.name, kind="column"))
         elif isinstance(node, ir.Aggregate):
-            shown = f"{node.table}.{_agg_column(node)}"
-            if shown not in seen:
-                seen.add(shown)
-                uses.append(Dependency(name=shown, kind="related column"))
+            names = [c.name for c in ir.walk(node) if isinstance(c, ir.RelatedColumn)]
+            for shown in [f"{node.table}.{n}" for n in dict.fromkeys(names)] or [node.table]:
+                if shown not in seen:
+                    seen.add(shown)
+                    kind = "related column" if "." in shown else "related table"
+                    uses.append(Dependency(name=shown, kind=kind))
     return Dependency(name=rule.name, kind=rule.kind, label=rule.label, uses=uses)
-
-
-def _agg_column(node: ir.Aggregate) -> str:
-    if node.value is None:
-        return "rows"
-    names = [c.name for c in ir.walk(node.value) if isinstance(c, ir.RelatedColumn)]
-    return names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"

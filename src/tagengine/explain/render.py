@@ -43,11 +43,17 @@ def rule(r: RuleExplanation) -> Tree:
         _node(tree, r.tree)
     for b in r.branches:
         _branch(tree, b)
-    if r.obstacles:
+    if r.obstacles and not _said_above(r):
         why = tree.add(Text("why not:", "bold"))
         for o in r.obstacles:
             why.add(_obstacle(o))
     return tree
+
+
+def _said_above(r: RuleExplanation) -> bool:
+    """A lone obstacle that is the tree's own top clause adds nothing to the tree."""
+    (first, *rest) = r.obstacles
+    return not rest and not first.via and r.tree is not None and first.clause == r.tree.text
 
 
 def _node(parent: Tree, node: Node) -> None:
