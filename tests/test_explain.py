@@ -347,9 +347,10 @@ def test_cli_explain(example_dir):
     data = json.loads(result.output)
     assert data["view"] == "customer" and data["schema_version"] == "1" and data["id"] == 7
 
-    result = runner.invoke(app, [*base, "--tag", "champion"])
+    result = runner.invoke(app, [*base, "--tag", "champion", "--plan"])
     assert result.exit_code == 0
     assert "r_score >= 4" in result.output and "built on" in result.output
+    assert "query plan" in result.output and "AGGREGATE" in result.output
 
     assert runner.invoke(app, [*base]).exit_code == 2  # neither --id nor --tag
     result = runner.invoke(app, [*base, "--id", "999999"])
