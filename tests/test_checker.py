@@ -104,7 +104,7 @@ def test_rules_may_be_written_in_any_order():
 
 
 def test_rule_shadowing_a_column_warns():
-    diags = tagengine.load(HEADER + "feature age = 3").check({"customers": SCHEMA})
+    diags = tagengine.load(HEADER + 'feature age "年龄" = 3').check({"customers": SCHEMA})
     assert [(d.code, d.severity) for d in diags] == [("TE301", "warning")]
 
 

@@ -2,7 +2,8 @@
 
 The page holds fenced blocks of four kinds:
 
-- ```tags        a whole rule file; it must check without errors.
+- ```tags        a whole rule file; it must check without errors, and its in-file
+                 `test` blocks, if any, must pass.
 - ```expect      right after a ```tags block: input data and expected results:
 
       data: customer_id=1,2,3; age=30,null,12      (columns of `customers`, `; ` between)
@@ -346,6 +347,20 @@ def test_mistake_is_reported(example: Example):
     rules = tagengine.load(example.source)
     found = [d.code for d in rules.check(sample_schemas(TEXT))]
     assert lines[0] in found, f"expected {lines[0]}, check() said {found}"
+
+
+WITH_TESTS = [e for e in RUNNABLE if re.search(r"^test ", e.source, re.MULTILINE)]
+
+
+@pytest.mark.parametrize("example", WITH_TESTS, ids=_id)
+def test_in_file_tests_of_examples_pass(example: Example):
+    """A ```tags block holding `test` blocks: `tagengine test` passes on it."""
+    from tagengine.testing import run_tests
+
+    report = run_tests(tagengine.load(example.source))
+    assert report.results and not report.diagnostics, report.diagnostics
+    failures = [(r.name, r.status, r.diagnostics, r.failures) for r in report.results]
+    assert report.ok, failures
 
 
 # ---- the reader itself ----------------------------------------------------------------

@@ -37,7 +37,7 @@ ORDERS_SCHEMA = {
     "order_id": pl.Int64,
     "customer_id": pl.Int64,
     "order_date": pl.Date,
-    "amount": pl.Float64,
+    "amount": pl.Decimal(12, 2),
     "category": pl.String,
     "channel": pl.String,
     "returned": pl.Boolean,
@@ -219,9 +219,7 @@ def test_order_value_domains(orders: pl.DataFrame) -> None:
     amount = orders["amount"]
     assert amount.null_count() == 6
     assert amount.min() >= 0
-    # numpy divides exactly; Polars' `series / 100` multiplies by 0.01 and can be 1 ulp off.
-    values = amount.drop_nulls().to_numpy()
-    assert np.array_equal(np.round(values, 2), values)  # exactly two decimals
+    assert amount.dtype == pl.Decimal(12, 2)  # money, exact to the cent
     assert 0.8 <= _share(orders, pl.col("amount").is_between(10, 2000)) < 1.0
     assert amount.median() < amount.mean()
     assert set(orders["category"]) == CATEGORIES
@@ -278,7 +276,8 @@ def _read(path: pathlib.Path, fmt: str, schema: dict[str, pl.DataType]) -> pl.Da
         return pl.read_ipc(path)
     if fmt == "csv":
         return pl.read_csv(path, schema=schema)
-    return pl.read_ndjson(path, schema=schema)
+    floats = {c: pl.Float64 if t == pl.Decimal(12, 2) else t for c, t in schema.items()}
+    return pl.read_ndjson(path, schema=floats)
 
 
 @pytest.mark.parametrize(
@@ -295,8 +294,9 @@ def test_write_round_trips(
         expected = tables[name]
         back = _read(path, fmt, dict(expected.schema))
         if fmt == "ndjson":
-            # JSON has no NaN literal: Polars writes NaN floats as null.
+            # JSON has no NaN literal: Polars writes NaN floats as null; no decimals either
             expected = expected.with_columns(pl.col(pl.Float64).fill_nan(None))
+            back = back.with_columns(pl.col(c).cast(t) for c, t in expected.schema.items())
         assert_frame_equal(back, expected, check_exact=True)
 
 

@@ -402,3 +402,26 @@ def test_readme_shows_real_output(tmp_path):
     console = Console(file=io.StringIO(), width=120, color_system=None)
     console.print(render.customer(report))
     assert console.file.getvalue() == shown
+
+
+def test_a_failing_in_file_test_shows_the_explain_tree(tmp_path):
+    from typer.testing import CliRunner
+
+    from tagengine.cli import app
+
+    rules = tmp_path / "t.tags"
+    rules.write_text(
+        HEADER_ORDERS + "feature spend = sum(orders.amount) over last 90 days\n"
+        "tag big when spend > 5000 and age >= 18\n"
+        'test "big spender"\n'
+        "  given customers { customer_id: 1, age: 30 }\n"
+        "  given orders { customer_id: 1, amount: 3200, order_date: 2024-12-01 }\n"
+        "  as_of 2024-12-31\n"
+        "  expect big\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(app, ["test", str(rules)])
+    assert result.exit_code == 1
+    assert "expected set, got not set" in result.output
+    assert "spend is 3200; needs > 5000 — 1801 short" in result.output
+    assert "from 1 row of orders, 2024-12-01 .. 2024-12-01" in result.output

@@ -126,3 +126,48 @@ def test_entity_and_related_tables_may_be_declared_in_the_project(example_dir, t
         ],
     )
     assert pl.read_parquet(tmp_path / "out" / "tags.parquet").equals(pl.read_parquet(again))
+
+
+def _with_columns(root: Path, example_dir: Path, columns: str) -> None:
+    make_project(root, example_dir)
+    floats = pl.read_parquet(root / "data" / "orders.parquet").with_columns(
+        pl.col("amount").cast(pl.Float64)
+    )
+    floats.write_parquet(root / "data" / "orders.parquet")
+    path = root / "tagengine.toml"
+    path.write_text(path.read_text("utf-8") + columns, "utf-8")
+
+
+def test_declared_decimal_columns_are_exact(example_dir, tmp_path, monkeypatch):
+    _with_columns(tmp_path, example_dir, '[columns.orders]\namount = "decimal(2)"\n')
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["run", "-q"])
+    assert result.exit_code == 0, result.output
+    got = pl.read_parquet(tmp_path / "out" / "tags.parquet")
+    assert got.schema["spend_90d"] == pl.Decimal(38, 2)
+    # the same as on data that is decimal to begin with
+    args = ["run", str(RULES), "--data", str(example_dir), "--as-of", "2024-12-31"]
+    direct = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "direct.parquet"), "-q"])
+    assert direct.exit_code == 0, direct.output
+    assert got.equals(pl.read_parquet(tmp_path / "direct.parquet"))
+
+
+def test_float_money_is_warned_about_until_declared(example_dir, tmp_path, monkeypatch):
+    _with_columns(tmp_path, example_dir, "")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["check", "--strict"])
+    assert result.exit_code == 1
+    assert "TE306" in result.output and "[columns.orders] amount" in result.output
+
+
+def test_bad_column_declarations_name_the_problem(example_dir, tmp_path, monkeypatch):
+    _with_columns(tmp_path, example_dir, '[columns.orders]\namout = "decimal(2)"\n')
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["run", "-q"])
+    assert result.exit_code == 1
+    assert "declares `orders.amout`" in result.output and "did you mean `amount`" in result.output
+    path = tmp_path / "tagengine.toml"
+    path.write_text(path.read_text("utf-8").replace('"decimal(2)"', '"money"'), "utf-8")
+    result = CliRunner().invoke(app, ["run", "-q"])
+    assert result.exit_code == 1
+    assert "TE403" in result.output and "orders.amout = 'money'" in result.output

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import tagengine
 from tagengine.cli import app
 from tagengine.diagnostics import TagEngineError
-from tagengine.sources import tables_from
+from tagengine.sources import declare, tables_from
 
 RULES = Path(__file__).parent.parent / "rules" / "retail.tags"
 
@@ -39,11 +39,13 @@ def sources(example_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("sources")
     frames = {n: pl.read_parquet(example_dir / f"{n}.parquet") for n in ("customers", "orders")}
     out = {"parquet": {n: str(example_dir / f"{n}.parquet") for n in frames}}
+    # formats without decimals hold the amounts as floats, declared `decimal(2)` on reading
+    floats = {n: df.with_columns(pl.col(pl.Decimal).cast(pl.Float64)) for n, df in frames.items()}
     for fmt, ext in (("csv", "csv"), ("ndjson", "ndjson"), ("ipc", "arrow")):
         out[fmt] = {}
         for n, df in frames.items():
             path = root / f"{n}.{ext}"
-            getattr(df, f"write_{fmt}")(path)
+            getattr(floats[n] if fmt == "ndjson" else df, f"write_{fmt}")(path)
             out[fmt][n] = str(path)
     ddb = root / "shop.duckdb"
     with duckdb.connect(str(ddb)) as con:
@@ -52,7 +54,7 @@ def sources(example_dir, tmp_path_factory):
             con.execute(f"CREATE TABLE {n} AS SELECT * FROM frame")
     out["duckdb"] = {n: f"{ddb}#{n}" for n in frames}
     db = root / "shop.sqlite"
-    for n, df in frames.items():
+    for n, df in floats.items():
         _write_sqlite(db, n, df)
     out["sqlite"] = {n: f"{db}#{n}" for n in frames}
     return out
@@ -74,11 +76,15 @@ segment level
 """
 
 
+MONEY = {"orders": {"amount": pl.Decimal(38, 2)}}
+
+
 def _evaluate(binding: dict[str, str], rules_source: object = RULES) -> pl.DataFrame:
     import datetime as dt
 
     rules = tagengine.load(rules_source)
-    return rules.evaluate(tables_from(None, "customers", binding), as_of=dt.date(2024, 12, 31))
+    tables = declare(tables_from(None, "customers", binding), MONEY)
+    return rules.evaluate(tables, as_of=dt.date(2024, 12, 31))
 
 
 @pytest.mark.parametrize("kind", ["ipc", "duckdb", "sqlite", "csv", "ndjson"])

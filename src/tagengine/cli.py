@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 import time
 from enum import StrEnum
@@ -22,13 +23,15 @@ from tagengine import output
 from tagengine.diagnostics import (
     Diagnostic,
     TagEngineError,
+    error,
     render_github,
     render_human,
     render_json,
 )
 from tagengine.project import Project, declarations, load_project
 from tagengine.ruleset import RuleSet
-from tagengine.sources import schema_of, tables_from
+from tagengine.schema import read_schema_file, to_json
+from tagengine.sources import declare, schema_of, tables_from
 
 app = typer.Typer(
     name="tagengine",
@@ -55,6 +58,21 @@ class CheckFormat(StrEnum):
 
 class Target(StrEnum):
     polars = "polars"
+    sql = "sql"
+
+
+class Dialect(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+    postgres = "postgres"
+    bigquery = "bigquery"
+    snowflake = "snowflake"
+
+
+class Engine(StrEnum):
+    polars = "polars"
+    duckdb = "duckdb"
+    spark = "spark"
 
 
 RulesArg = Annotated[
@@ -119,6 +137,20 @@ def _usage(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _read_schema(path: Path) -> dict:
+    """The schema file's tables; a missing or invalid file is a usage error (exit 2)."""
+    try:
+        schema, _text = read_schema_file(path)
+    except TagEngineError as exc:
+        try:
+            sources = {str(path): path.read_text("utf-8")}
+        except (OSError, UnicodeDecodeError):
+            sources = {}
+        err.print(render_human(exc.diagnostics, sources), end="", markup=False)
+        raise typer.Exit(2) from None
+    return schema
+
+
 def _parse_as_of(text: str | None, project: Project) -> dt.date:
     """--as-of, else the project's as_of, else today (DESIGN §3.3)."""
     if text is None:
@@ -166,7 +198,8 @@ def _load(paths: list[Path] | None, project: Project, syntax_errors_fatal: bool 
 def _tables(rules: RuleSet, data: Path | None, table: list[str] | None, project: Project):
     """Tables from the project file, then --data, then --table: later ones win."""
     entity = rules.entity_table or "customers"
-    return tables_from(data, entity, _overrides(table), base=project.table_sources())
+    tables = tables_from(data, entity, _overrides(table), base=project.table_sources())
+    return declare(tables, project.column_types(), f"`{project.file}`")
 
 
 def _has_data(data: Path | None, table: list[str] | None, project: Project) -> bool:
@@ -206,11 +239,27 @@ def run(
         ),
     ] = None,
     streaming: Annotated[bool, typer.Option(help="Use Polars' streaming engine.")] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            "-e",
+            help="polars (in memory; --streaming for data larger than memory), duckdb (the "
+            "rules as SQL in embedded DuckDB, reading the files itself) or spark (Spark SQL "
+            "in local mode; needs pyspark and Java 17). Same output from each; see "
+            "docs/scale.md.",
+        ),
+    ] = Engine.polars,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
 ) -> None:
-    """Evaluate the rules over the data and write one row per customer."""
+    """Evaluate the rules over the data and write one row per customer.
+
+    Example: tagengine run rules/ --data data/ --as-of 2024-12-31 --out tags.parquet --engine duckdb
+    """
     project = _project(project_file)
     date = _parse_as_of(as_of, project)
+    if streaming and engine is not Engine.polars:
+        _usage("--streaming is an option of the polars engine")
     if out_path is None:
         if project.output is None:
             _usage("--out is needed (or `output` in tagengine.toml)")
@@ -219,9 +268,23 @@ def run(
     ruleset = _load(rules, project)
     started = time.perf_counter()
     try:
-        tables = _tables(ruleset, data, table, project)
+        if engine is Engine.polars:
+            tables = _tables(ruleset, data, table, project)
+        else:  # the engine reads the files itself
+            from tagengine.engines import sources
+
+            tables = sources(
+                data,
+                ruleset.entity_table or "customers",
+                _overrides(table),
+                project.table_sources(),
+                project.column_types(),
+                f"`{project.file}`",
+            )
         with err.status("evaluating…", spinner="dots") if err.is_terminal else _null():
-            result = ruleset.run(tables, as_of=date, select=names or None, streaming=streaming)
+            result = ruleset.run(
+                tables, as_of=date, select=names or None, streaming=streaming, engine=engine
+            )
         df, program = result.table, result.program
         key = program.entity.key
         written = output.to_long(df, key) if layout is Layout.long else df
@@ -260,16 +323,32 @@ def check(
         typer.Option("--format", "-f", help="human, json, or github (workflow annotations)."),
     ] = CheckFormat.human,
     strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+    schema_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema",
+            metavar="FILE",
+            help="Check against this schema file (from `tagengine schema`) instead of the data.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Check syntax, names, types and cycles; against the data's schema when --data is given."""
+    """Check syntax, names, types, cycles and likely mistakes; against the data's schema
+    (--data, --table, the project's tables) or a schema file (--schema).
+
+    Example: tagengine check rules/ --schema schema.json --format github --strict
+    """
+    if schema_file is not None and (data or table):
+        _usage("--schema replaces the data: give --schema, or --data/--table, not both")
     project = _project(project_file)
     ruleset = _load(rules, project, syntax_errors_fatal=False)
     try:
-        schema = (
-            schema_of(_tables(ruleset, data, table, project))
-            if _has_data(data, table, project)
-            else None
-        )
+        if schema_file is not None:
+            schema = _read_schema(schema_file)
+        elif _has_data(data, table, project):
+            schema = schema_of(_tables(ruleset, data, table, project))
+        else:
+            schema = None
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
     diagnostics = ruleset.check(schema)
@@ -285,30 +364,89 @@ def check(
         n_err = sum(d.is_error for d in diagnostics)
         n_warn = len(diagnostics) - n_err
         n_rules = len(ruleset.ast.rules)
-        summary = f"{n_rules} rules checked: {n_err} errors, {n_warn} warnings"
+        summary = (
+            f"{n_rules} rules checked: {n_err} error{'s' * (n_err != 1)}, "
+            f"{n_warn} warning{'s' * (n_warn != 1)}"
+        )
         err.print(f"[red]{summary}[/red]" if failed else f"[green]{summary}[/green]")
     raise typer.Exit(1 if failed else 0)
+
+
+@app.command(name="schema")
+def schema_command(
+    rules: RulesArg = None,
+    project_file: ProjectOpt = None,
+    data: DataOpt = None,
+    table: TableOpt = None,
+) -> None:
+    """Print the tables' column types as JSON, for `check --schema` where the data is not.
+
+    Reads only the files' metadata. The rules (optional) name the entity table that a
+    single --data file stands for. Example: tagengine schema --data data/ > schema.json
+    """
+    project = _project(project_file)
+    if not _has_data(data, table, project):
+        _usage("name the data: --data, --table NAME=SOURCE, or the tables of tagengine.toml")
+    ruleset = _load(rules, project, syntax_errors_fatal=False) if rules or project.rules else None
+    entity = ruleset.entity_table if ruleset else project.entity.table if project.entity else None
+    try:
+        tables = tables_from(
+            data, entity or "customers", _overrides(table), project.table_sources()
+        )
+        schema = schema_of(tables)
+    except TagEngineError as exc:
+        _fail(exc.diagnostics, ruleset)
+    typer.echo(to_json(schema), nl=False)
 
 
 @app.command(name="compile")
 def compile_(
     rules: RulesArg = None,
-    to: Annotated[Target, typer.Option("--to", help="What to compile to.")] = Target.polars,
+    to: Annotated[
+        Target,
+        typer.Option(
+            "--to", help="polars: each rule's Polars expression; sql: one SQL query for all."
+        ),
+    ] = Target.polars,
+    dialect: Annotated[
+        Dialect | None,
+        typer.Option(
+            "--dialect",
+            help="The SQL dialect of --to sql: duckdb (default), spark, postgres, bigquery "
+            "or snowflake.",
+            show_default=False,
+        ),
+    ] = None,
     project_file: ProjectOpt = None,
     data: DataOpt = None,
     table: TableOpt = None,
     as_of: AsOfOpt = None,
+    schema_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema",
+            metavar="FILE",
+            help="The tables' column types (from `tagengine schema`) instead of the data.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Print each rule's compiled Polars expression (other rules inlined)."""
+    """Print each rule's compiled Polars expression (other rules inlined), or with
+    --to sql the whole rule set as one SQL query: it reads the tables by their names
+    (--table NAME=WAREHOUSE.TABLE renames one; NAME=FILE gives its column types).
+
+    Example: tagengine compile rules/ --to sql --dialect spark --schema schema.json
+    """
+    if dialect is not None and to is not Target.sql:
+        _usage("--dialect goes with --to sql")
     project = _project(project_file)
     date = _parse_as_of(as_of, project)
     ruleset = _load(rules, project)
+    if to is Target.sql:
+        _compile_sql(ruleset, dialect or Dialect.duckdb, project, data, table, date, schema_file)
+        return
     try:
-        schema = (
-            schema_of(_tables(ruleset, data, table, project))
-            if _has_data(data, table, project)
-            else None
-        )
+        schema = _schema(ruleset, project, data, table, schema_file)
         exprs = ruleset.expressions(schema, as_of=date)
         aggregations = ruleset.aggregations(schema, as_of=date)
     except TagEngineError as exc:
@@ -319,6 +457,47 @@ def compile_(
             out.print(f"  {agg.meta.output_name()} = {agg}")
     for name, expr in exprs.items():
         out.print(f"[bold]{name}[/bold] = {expr}")
+
+
+def _schema(
+    ruleset: RuleSet,
+    project: Project,
+    data: Path | None,
+    table: list[str] | None,
+    schema_file: Path | None,
+) -> dict | None:
+    """The column types: from --schema, else the data's (metadata only), else None."""
+    if schema_file is not None:
+        if data or table:
+            _usage("--schema replaces the data: give --schema, or --data/--table, not both")
+        return _read_schema(schema_file)
+    if _has_data(data, table, project):
+        return schema_of(_tables(ruleset, data, table, project))
+    return None
+
+
+def _compile_sql(
+    ruleset: RuleSet,
+    dialect: Dialect,
+    project: Project,
+    data: Path | None,
+    table: list[str] | None,
+    date: dt.date,
+    schema_file: Path | None,
+) -> None:
+    """`compile --to sql`: --table NAME=FILE binds data (for the column types), any other
+    NAME=X names the table the SQL reads (`sales.fact_orders`)."""
+    from tagengine.sources import is_source
+
+    bound = _overrides(table)
+    renamed = {name: target for name, target in bound.items() if not is_source(target)}
+    files = [f"{name}={src}" for name, src in bound.items() if name not in renamed]
+    try:
+        schema = _schema(ruleset, project, data, files or None, schema_file)
+        text = ruleset.sql(schema, as_of=date, dialect=dialect.value, tables=renamed)
+    except TagEngineError as exc:
+        _fail(exc.diagnostics, ruleset)
+    typer.echo(text)
 
 
 class ExplainFormat(StrEnum):
@@ -394,6 +573,153 @@ def explain(
     if plan is not None:
         out.print("\n[bold]query plan[/bold] (optimized, as Polars runs it):")
         out.print(plan, markup=False)
+
+
+class ReportFormat(StrEnum):
+    human = "human"
+    json = "json"
+
+
+@app.command(name="test")
+def test_command(
+    rules: RulesArg = None,
+    project_file: ProjectOpt = None,
+    data: DataOpt = None,
+    table: TableOpt = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", metavar="FILE", help="Also write a JUnit XML report (for CI)."),
+    ] = None,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="human, or json for machines.")
+    ] = ReportFormat.human,
+    match: Annotated[
+        str | None,
+        typer.Option("--match", "-k", help="Only the tests whose title contains this text."),
+    ] = None,
+    schema_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema",
+            metavar="FILE",
+            help="Type the tests' tables by this schema file (from `tagengine schema`).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the in-file `test` blocks; with the data's schema (--data, --table, the project's
+    tables, or --schema), each test's tables have the data's columns and types.
+
+    Example: tagengine test rules/ --schema schema.json --junit build/tests.xml
+    """
+    from tagengine import testing
+
+    if schema_file is not None and (data or table):
+        _usage("--schema replaces the data: give --schema, or --data/--table, not both")
+    project = _project(project_file)
+    ruleset = _load(rules, project)
+    try:
+        if schema_file is not None:
+            schema = _read_schema(schema_file)
+        elif _has_data(data, table, project):
+            schema = schema_of(_tables(ruleset, data, table, project))
+        else:
+            schema = None
+        report = testing.run_tests(ruleset, schema, as_of=project.as_of, match=match)
+        if junit is not None:
+            xml = testing.junit_xml(report, ruleset.sources)
+            if not junit.parent.exists():
+                raise TagEngineError(
+                    error(
+                        "TE403",
+                        f"the folder `{junit.parent}` does not exist",
+                        None,
+                        "create it first",
+                    )
+                )
+            output.atomic_write(junit, lambda tmp: tmp.write_text(xml, "utf-8"))
+    except TagEngineError as exc:
+        _fail(exc.diagnostics, ruleset)
+    if fmt is ReportFormat.json:
+        typer.echo(testing.render_json(report))
+    else:
+        out.print(testing.render_human(report, ruleset.sources, ruleset), soft_wrap=True)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command(name="fmt")
+def fmt_command(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Rule files (.tags) or folders of them; `-` formats standard input to "
+            "standard output. Default: the project file's `rules`.",
+            show_default=False,
+        ),
+    ] = None,
+    project_file: ProjectOpt = None,
+    check_only: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; list the files that would change (exit 1)."),
+    ] = False,
+    diff: Annotated[
+        bool,
+        typer.Option("--diff", help="Write nothing; print the changes as a unified diff (exit 1)."),
+    ] = False,
+) -> None:
+    """Rewrite rule files in the one canonical layout (comments kept); idempotent.
+
+    Example: tagengine fmt --check rules/
+    """
+    from tagengine.ruleset import rule_files
+    from tagengine.syntax.format import format_source
+
+    paths = files or _project(project_file).rule_paths()
+    if not paths:
+        _usage("name the rule files, or list them as `rules` in tagengine.toml")
+    if Path("-") in paths:
+        if len(paths) > 1:
+            _usage("`-` (standard input) cannot be combined with files")
+        result = format_source(sys.stdin.read(), "<stdin>")
+        if result.after is None:
+            _fail(list(result.diagnostics))
+        sys.stdout.write(result.diff() if diff else result.after or "")
+        raise typer.Exit(1 if diff and result.changed else 0)
+    try:
+        targets = rule_files(paths)
+    except TagEngineError as exc:
+        _fail(exc.diagnostics)
+    changed, broken = [], []
+    for path in targets:
+        result = format_source(path.read_text("utf-8"), str(path))
+        if result.after is None:
+            broken.append(result)
+            err.print(render_human(result.diagnostics, {result.file: result.before}), end="")
+            err.print(f"[red]error:[/red] cannot format {path}: it has syntax errors")
+            continue
+        if not result.changed:
+            continue
+        changed.append(path)
+        if diff:
+            typer.echo(result.diff(), nl=False)
+        elif check_only:
+            typer.echo(f"would reformat {path}")
+        else:
+            text = result.after
+
+            def write(tmp: Path, text: str = text, path: Path = path) -> None:
+                tmp.write_text(text, "utf-8")
+                shutil.copymode(path, tmp)
+
+            output.atomic_write(path, write)
+            err.print(f"reformatted {path}")
+    verb = "would be reformatted" if check_only or diff else "reformatted"
+    n, same = len(changed), len(targets) - len(changed) - len(broken)
+    summary = f"{n} file{'s' * (n != 1)} {verb}, {same} left unchanged"
+    if broken:
+        summary += f", {len(broken)} with syntax errors"
+    err.print(summary)
+    raise typer.Exit(1 if broken or ((check_only or diff) and changed) else 0)
 
 
 @app.command(name="example-data")

@@ -251,7 +251,9 @@ def _sqlite_columns(df: pl.DataFrame) -> str:
     columns = []
     for name, dtype in df.schema.items():
         declared = _SQLITE_DECLARED.get(dtype.base_type())
-        if declared is None:
+        if isinstance(dtype, pl.Decimal):
+            declared = f"DECIMAL({dtype.precision},{dtype.scale})"  # stored as written
+        elif declared is None:
             if dtype.is_integer():
                 declared = "INTEGER"
             elif dtype.is_numeric():
@@ -267,7 +269,10 @@ def _write_sqlite(tables: dict[str, pl.DataFrame], path: str) -> None:
     try:
         con.execute("BEGIN IMMEDIATE")
         for table, df in tables.items():
-            rows = df.with_columns(pl.col(pl.Date, pl.Datetime).cast(pl.String)).rows()
+            # SQLite binds no dates and no decimals: both go as text (ISO dates; decimals
+            # to their last place, which SQLite keeps exactly up to 15 digits)
+            as_text = pl.col(pl.Date, pl.Datetime, pl.Decimal).cast(pl.String)
+            rows = df.with_columns(as_text).rows()
             con.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
             con.execute(f"CREATE TABLE {_quote(table)} ({_sqlite_columns(df)})")
             marks = ", ".join("?" * df.width)

@@ -122,12 +122,19 @@ def render_github(diagnostics: Iterable[Diagnostic]) -> str:
         msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         if d.span:
             s = d.span
-            loc = f" file={s.file},line={s.line},col={s.column},endLine={s.end_line},"
-            loc += f"endColumn={s.end_column},title={d.code}"
+            loc = f" file={_property(s.file)},line={s.line},col={s.column},"
+            loc += f"endLine={s.end_line},endColumn={s.end_column},title={d.code}"
         else:
             loc = f" title={d.code}"
         rows.append(f"::{level}{loc}::{msg}")
     return "\n".join(rows)
+
+
+def _property(value: str) -> str:
+    """A workflow command's property value, escaped as GitHub's toolkit does."""
+    for char, code in (("%", "%25"), ("\r", "%0D"), ("\n", "%0A"), (":", "%3A"), (",", "%2C")):
+        value = value.replace(char, code)
+    return value
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
@@ -143,10 +150,15 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
 
 
 def _distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
+    """Edits (insert, delete, replace, swap two neighbours) turning `a` into `b`:
+    `spnd` → `spend` is 1, and so is `glod` → `gold`."""
+    before, prev = [0] * (len(b) + 1), list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         cur = [i]
         for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
+            d = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                d = min(d, before[j - 2] + 1)
+            cur.append(d)
+        before, prev = prev, cur
     return prev[-1]

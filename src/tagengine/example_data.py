@@ -47,7 +47,7 @@ ORDERS_SCHEMA = pl.Schema(
         "order_id": pl.Int64,
         "customer_id": pl.Int64,
         "order_date": pl.Date,
-        "amount": pl.Float64,
+        "amount": pl.Decimal(12, 2),  # money: exact to the cent (DESIGN §3.6)
         "category": pl.String,
         "channel": pl.String,
         "returned": pl.Boolean,
@@ -152,7 +152,9 @@ def write(
 
     Readers never see a half-written file: data goes to a hidden temporary file in the
     same directory (same filesystem), is fsynced, then ``os.replace``-d over the target.
-    NDJSON has no NaN literal, so Polars writes NaN floats there as null.
+    NDJSON has no NaN literal, so Polars writes NaN floats there as null; and it has no
+    decimals, so amounts are written as JSON numbers (declare them `decimal(2)` in the
+    project file to read them back exactly).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {sorted(FORMATS)}")
@@ -163,6 +165,8 @@ def write(
     paths = []
     for name, frame in tables.items():
         path = directory / f"{name}.{FORMATS[fmt]}"
+        if fmt == "ndjson":  # Polars would write decimals as JSON strings
+            frame = frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
         _write_atomic(path, _writer(frame, fmt))
         paths.append(path)
     return paths
@@ -312,7 +316,9 @@ def _orders_frame(
         {
             "customer_id": pl.Series(cust_idx + 1, dtype=pl.Int64),
             "order_date": _dates(day),
-            "amount": _plant_null(edges, amount, _AMOUNT_NULL_ROWS),
+            "amount": _plant_null(edges, amount, _AMOUNT_NULL_ROWS)
+            .round(2)
+            .cast(pl.Decimal(12, 2)),
             "category": _pick(rng, _CATEGORIES, m),
             "channel": _pick(rng, _CHANNELS, m),
             "returned": pl.Series(rng.random(m) < _RETURN_RATE, dtype=pl.Boolean),

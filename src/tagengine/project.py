@@ -17,18 +17,24 @@ rule files hold only business logic.
     key = "customer_id"
     time = "order_date"
 
+    [columns.orders]                     # declared types, converted once when read
+    amount = "decimal(2)"                # money: summed exactly, to the cent
+
 Relative paths are taken from the folder the project file is in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from pathlib import Path
 
+import polars as pl
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from tagengine.diagnostics import TagEngineError, error
+from tagengine.schema import parse_type
 from tagengine.syntax import ast
 
 FILE_NAME = "tagengine.toml"
@@ -58,6 +64,7 @@ class Project(BaseModel):
     tables: dict[str, str] = {}
     entity: EntitySpec | None = None
     related: dict[str, RelatedSpec] = {}
+    columns: dict[str, dict[str, str]] = {}  # table -> column -> declared type
     root: Path = Path(".")
     file: str = FILE_NAME
 
@@ -65,6 +72,24 @@ class Project(BaseModel):
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("columns")
+    @classmethod
+    def _types(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for table, columns in value.items():
+            for column, text in columns.items():
+                try:
+                    declared_type(text)
+                except ValueError as exc:
+                    raise ValueError(f"{table}.{column} = {text!r}: {exc}") from None
+        return value
+
+    def column_types(self) -> dict[str, dict[str, pl.DataType]]:
+        """Declared column types: converted once when the tables are read."""
+        return {
+            table: {column: declared_type(text) for column, text in columns.items()}
+            for table, columns in self.columns.items()
+        }
 
     def path(self, value: str) -> str:
         """`value` resolved against the project folder (URIs and absolute paths kept)."""
@@ -79,6 +104,18 @@ class Project(BaseModel):
         return [Path(self.path(r)) for r in self.rules]
 
 
+def declared_type(text: str) -> pl.DataType:
+    """A type as the project file declares it: the schema-file names, plus `decimal(S)`
+    (S places, as many digits as Polars allows) for money."""
+    short = re.fullmatch(r"\s*decimal\(\s*(\d+)\s*\)\s*", text)
+    if short:
+        scale = int(short.group(1))
+        if scale > 18:
+            raise ValueError("a decimal has at most 18 places")
+        return pl.Decimal(38, scale)
+    return parse_type(text)
+
+
 def load_project(path: Path | None) -> Project:
     """The project file at `path`, or `./tagengine.toml` if present, or empty defaults."""
     if path is None:
@@ -87,15 +124,27 @@ def load_project(path: Path | None) -> Project:
             return Project()
         path = default
     if not path.is_file():
-        raise TagEngineError(error("TE401", f"no such project file: `{path}`", None))
+        raise TagEngineError(
+            error(
+                "TE401",
+                f"no such project file: `{path}`",
+                None,
+                "check the path given to --project",
+            )
+        )
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except tomllib.TOMLDecodeError as exc:
+        at = re.search(r"at line (\d+), column (\d+)", str(exc))
+        span = None
+        if at:
+            line, column = int(at.group(1)), int(at.group(2))
+            span = ast.Span(str(path), line, column, line, column + 1)
         raise TagEngineError(
             error(
                 "TE403",
                 f"`{path}` is not valid TOML: {exc}",
-                None,
+                span,
                 "see docs/project.md for the format",
             )
         ) from None
@@ -108,7 +157,12 @@ def load_project(path: Path | None) -> Project:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise TagEngineError(
-            error("TE403", f"`{path}`: {problems}", None, "keys: rules, as_of, output, [tables]")
+            error(
+                "TE403",
+                f"`{path}`: {problems}",
+                None,
+                "keys: rules, as_of, output, [tables], [entity], [related.T], [columns.T]",
+            )
         ) from None
 
 

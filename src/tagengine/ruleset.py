@@ -12,15 +12,16 @@ import polars as pl
 from tagengine import ir
 from tagengine.backends import polars as polars_backend
 from tagengine.check.resolve import check as check_program
+from tagengine.check.tests import check_tests
 from tagengine.diagnostics import Diagnostic, TagEngineError, error, sort_key
 from tagengine.explain.model import CustomerExplanation, PopulationExplanation
 from tagengine.schema import Schema
-from tagengine.sources import first_line, schema_of
+from tagengine.sources import first_line, scan, schema_of
 from tagengine.syntax import ast
 from tagengine.syntax.parser import parse
 
 RULE_SUFFIX = ".tags"
-Tables = Mapping[str, pl.DataFrame | pl.LazyFrame]
+Tables = Mapping[str, pl.DataFrame | pl.LazyFrame | str | Path]  # a path: a file, glob, ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ class RuleSet:
         """Every problem found, errors and warnings, sorted by place. `schema` maps table
         names to column dtypes (e.g. `{"customers": df.schema}`); without it, names that are
         not rules are taken to be columns and only the rules' own structure is checked."""
-        _program, diags = check_program(self.ast, schema)
+        complete = not any(d.is_error for d in self.parse_diagnostics)
+        program, diags = check_program(self.ast, schema, complete)
+        diags = [*diags, *check_tests(self.ast, schema, program)]  # in-file `test` blocks
         return sorted([*self.parse_diagnostics, *diags], key=sort_key)
 
     def compile(self, schema: Schema | None) -> ir.Program:
@@ -87,10 +90,13 @@ class RuleSet:
         as_of: dt.date | None = None,
         select: Sequence[str] | None = None,
         streaming: bool = False,
+        engine: str = "polars",
     ) -> pl.DataFrame:
         """One row per entity, sorted by its key; one column per rule (or per `select`ed
-        rule). `as_of` defaults to today (DESIGN §3.3)."""
-        return self.run(tables, as_of, select, streaming).table
+        rule). `as_of` defaults to today (DESIGN §3.3). `engine`: polars, or duckdb or
+        spark to run the rules as SQL (tables may then also be paths: files, globs,
+        FILE.duckdb#TABLE; see docs/scale.md); every engine gives the same frame."""
+        return self.run(tables, as_of, select, streaming, engine).table
 
     def run(
         self,
@@ -98,10 +104,15 @@ class RuleSet:
         as_of: dt.date | None = None,
         select: Sequence[str] | None = None,
         streaming: bool = False,
+        engine: str = "polars",
     ) -> RunResult:
         """`evaluate`, plus what a report needs: the as_of used, the typed program, and per
         related table how many of its rows (visible at as_of) match no entity."""
         as_of = as_of or dt.date.today()
+        if engine != "polars":
+            from tagengine import engines
+
+            return engines.run(self, tables, as_of, select, engine)
         program, names, lazy = self._prepare(tables, select)
         main = polars_backend.plan(program, lazy, as_of, names, row_counts=True)
         totals = polars_backend.related_rows(program, lazy, as_of)
@@ -142,7 +153,12 @@ class RuleSet:
         program, _, lazy = self._prepare(tables, None)
         if id is None and not tags:
             raise TagEngineError(
-                error("TE101", "explain needs a customer id, or the rules to explain", None)
+                error(
+                    "TE101",
+                    "explain needs a customer id, or the rules to explain",
+                    None,
+                    "give `id=42`, or `tags=[...]` for a funnel over everyone",
+                )
             )
         names = self._selected(program, tags) if tags else None
         return explain(program, lazy, as_of or dt.date.today(), self.sources, id, names)
@@ -156,6 +172,32 @@ class RuleSet:
         program = self.compile(schema)
         return polars_backend.inline_expressions(program, as_of or dt.date.today())
 
+    def sql(
+        self,
+        schema: Schema | None,
+        as_of: dt.date | None = None,
+        dialect: str = "duckdb",
+        select: Sequence[str] | None = None,
+        tables: Mapping[str, str] | None = None,
+    ) -> str:
+        """The rule set as one SQL query in `dialect` (duckdb, spark, postgres, bigquery,
+        snowflake), reading the tables by their names (`tables` renames them, e.g.
+        `{"orders": "sales.fact_orders"}`). SQL needs the column types: give `schema`."""
+        from tagengine.backends import sql
+
+        if schema is None:
+            raise TagEngineError(
+                error(
+                    "TE511",
+                    "compiling to SQL needs the tables' column types",
+                    None,
+                    "give the data (--data, --table) or a schema file (--schema)",
+                )
+            )
+        program = self.compile(schema)
+        names = self._selected(program, select)
+        return sql.to_sql(program, as_of or dt.date.today(), dialect, names, tables, schema)
+
     def aggregations(
         self, schema: Schema | None = None, as_of: dt.date | None = None
     ) -> dict[str, list[pl.Expr]]:
@@ -168,8 +210,8 @@ class RuleSet:
         self, tables: Tables, select: Sequence[str] | None
     ) -> tuple[ir.Program, list[str] | None, dict[str, pl.LazyFrame]]:
         """The program typed against the tables' schema, the selected rules, lazy tables."""
-        program = self.compile(schema_of(tables))
         lazy = {name: _lazy(frame) for name, frame in tables.items()}
+        program = self.compile(schema_of(lazy))
         return program, self._selected(program, select), lazy
 
     def _selected(self, program: ir.Program, select: Sequence[str] | None) -> list[str] | None:
@@ -197,7 +239,9 @@ class RuleSet:
         return list(dict.fromkeys(select))
 
 
-def _lazy(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+def _lazy(frame: pl.DataFrame | pl.LazyFrame | str | Path) -> pl.LazyFrame:
+    if isinstance(frame, str | Path):
+        return scan(frame)
     return frame.lazy() if isinstance(frame, pl.DataFrame) else frame
 
 
@@ -237,14 +281,17 @@ def load(source: str | Path | Sequence[str | Path]) -> RuleSet:
     texts: dict[str, str] = {}
     for p in paths:
         for file in _rule_files(Path(p)):
+            data = file.read_bytes()
             try:
-                texts[str(file)] = file.read_text("utf-8")
+                texts[str(file)] = data.decode("utf-8")
             except UnicodeDecodeError as exc:
+                before = data[: exc.start].decode("utf-8")
+                line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
                 raise TagEngineError(
                     error(
                         "TE402",
                         f"`{file}` is not UTF-8 text (byte {exc.start})",
-                        None,
+                        ast.Span(str(file), line, column, line, column + 1),
                         "save the rule file as UTF-8",
                     )
                 ) from None
@@ -257,11 +304,24 @@ def _is_path(source: str | Path) -> bool:
     return "\n" not in source and (Path(source).exists() or source.endswith(RULE_SUFFIX))
 
 
+def rule_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The rule files named by `paths`: files as given, folders searched for `.tags` files.
+    Raises `TagEngineError` (TE401) for a path that does not exist."""
+    return [file for p in paths for file in _rule_files(Path(p))]
+
+
 def _rule_files(path: Path) -> list[Path]:
     if path.is_dir():
         files = sorted(path.rglob(f"*{RULE_SUFFIX}"))
         if not files:
-            raise TagEngineError(error("TE401", f"no `{RULE_SUFFIX}` files in `{path}`", None))
+            raise TagEngineError(
+                error(
+                    "TE401",
+                    f"no `{RULE_SUFFIX}` files in `{path}`",
+                    None,
+                    f"rule files end in `{RULE_SUFFIX}`",
+                )
+            )
         return files
     if not path.is_file():
         raise TagEngineError(error("TE401", f"no such rule file: `{path}`", None, "check the path"))

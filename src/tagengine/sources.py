@@ -28,6 +28,12 @@ def file_format(path: str | Path) -> str | None:
     return FORMATS.get(Path(str(path)).suffix.lower())
 
 
+def is_source(text: str) -> bool:
+    """Whether `text` names data (a file or glob of a known format, FILE#TABLE, a URI),
+    rather than, say, a table of a warehouse (`sales.fact_orders`)."""
+    return databases.is_database(text) or file_format(text) is not None
+
+
 def scan(source: str | Path) -> pl.LazyFrame:
     """A lazy scan of one file or glob; only the columns the rules use will be read."""
     text = str(source)
@@ -71,23 +77,36 @@ def tables_from(
     """Tables by name: `base` (from the project file) first; a directory gives one table
     per file (named by its stem), a single file is the entity table; `overrides`
     (NAME -> source) win over all."""
+    return {name: scan(src) for name, src in locate(data, entity_table, overrides, base).items()}
+
+
+def locate(
+    data: str | Path | None,
+    entity_table: str,
+    overrides: Mapping[str, str] | None = None,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Where each table is (a file, glob, FILE#TABLE or URI), found as `tables_from` finds
+    them; the SQL engines read them with their own readers."""
     found: dict[str, str] = dict(base or {})
     if data is not None:
         path = Path(data)
         if path.is_dir():
+            in_folder: dict[str, str] = {}  # --data wins over the project's [tables]
             for child in sorted(path.iterdir()):
                 if child.is_file() and file_format(child):
-                    if child.stem in found:
+                    if child.stem in in_folder:
                         raise TagEngineError(
                             error(
                                 "TE401",
                                 f"two files for table `{child.stem}` in `{path}`: "
-                                f"`{Path(found[child.stem]).name}` and `{child.name}`",
+                                f"`{Path(in_folder[child.stem]).name}` and `{child.name}`",
                                 None,
                                 f"keep one, or choose with --table {child.stem}=FILE",
                             )
                         )
-                    found[child.stem] = str(child)
+                    in_folder[child.stem] = str(child)
+            found.update(in_folder)
         elif databases.is_database(str(path)):
             raise TagEngineError(
                 error(
@@ -95,6 +114,7 @@ def tables_from(
                     "--data takes a folder or one file; bind "
                     "database tables with --table NAME=FILE#TABLE",
                     None,
+                    f"e.g. --table customers={path}#customers",
                 )
             )
         elif path.exists() or globlib.has_magic(str(path)):
@@ -109,7 +129,7 @@ def tables_from(
                 )
             )
     found.update(overrides or {})
-    return {name: scan(src) for name, src in found.items()}
+    return found
 
 
 def schema_of(tables: Mapping[str, pl.LazyFrame | pl.DataFrame]) -> dict[str, pl.Schema]:
@@ -133,3 +153,44 @@ def schema_of(tables: Mapping[str, pl.LazyFrame | pl.DataFrame]) -> dict[str, pl
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def declare(
+    tables: Mapping[str, pl.LazyFrame],
+    types: Mapping[str, Mapping[str, pl.DataType]],
+    origin: str = "the project file",
+) -> dict[str, pl.LazyFrame]:
+    """The tables with declared column types applied, once, as they are read. A float
+    declared `decimal(S)` is rounded to S places, half away from zero, and from then on
+    summed exactly (DESIGN §3.6)."""
+    out = dict(tables)
+    for table, columns in types.items():
+        if table not in out:
+            continue  # a table this run does not read
+        frame = out[table]
+        schema = schema_of({table: frame})[table]
+        casts = []
+        for column, dtype in columns.items():
+            if column not in schema:
+                from tagengine.diagnostics import did_you_mean
+
+                guess = did_you_mean(column, list(schema))
+                raise TagEngineError(
+                    error(
+                        "TE403",
+                        f"{origin} declares `{table}.{column}`, which `{table}` does not have",
+                        None,
+                        f"did you mean `{guess}`?" if guess else "check [columns." + table + "]",
+                    )
+                )
+            casts.append(_converted(pl.col(column), schema[column], dtype))
+        out[table] = frame.with_columns(casts) if casts else frame
+    return out
+
+
+def _converted(col: pl.Expr, have: pl.DataType, want: pl.DataType) -> pl.Expr:
+    if have == want:
+        return col
+    if isinstance(want, pl.Decimal) and have.is_float():
+        col = col.fill_nan(None).round(want.scale or 0, mode="half_away_from_zero")
+    return col.cast(want, strict=True)

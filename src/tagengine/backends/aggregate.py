@@ -125,7 +125,10 @@ def aggregation(
     if func == "sum":
         return value.sum()
     if func == "avg":
-        return value.cast(pl.Float64).mean()
+        # the exact total (whole numbers, decimals) divided once: the same bits whatever
+        # the engine, thread count or row order (DESIGN §3.6); a mean would not be
+        n = value.count()
+        return pl.when(n > 0).then(value.sum().cast(pl.Float64) / n.cast(pl.Float64))
     if func == "min":
         return value.min()
     if func == "max":

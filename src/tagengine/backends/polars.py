@@ -269,8 +269,7 @@ def plan(
     extra = [
         pl.col(f"__{t.name}__rows").fill_null(0)
         for t in program.related
-        if row_counts
-        and any(c.startswith(f"__{t.name}__") for c in compiler.aggregates.values())
+        if row_counts and any(c.startswith(f"__{t.name}__") for c in compiler.aggregates.values())
     ]
     return lf.select([program.entity.key, *outputs, *extra])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from graphlib import CycleError, TopologicalSorter
 
 from tagengine import ir
+from tagengine.check import lint
 from tagengine.check.types import RelatedInfo, Typer, comparable
 from tagengine.diagnostics import Diagnostic, error, warning
 from tagengine.schema import Schema, column_types
@@ -15,9 +16,10 @@ from tagengine.syntax import ast
 
 
 def check(
-    program: ast.Program, schema: Schema | None
+    program: ast.Program, schema: Schema | None, complete: bool = True
 ) -> tuple[ir.Program | None, list[Diagnostic]]:
-    """Resolve and type `program` against `schema` (None: no data known, names are columns)."""
+    """Resolve and type `program` against `schema` (None: no data known, names are columns).
+    `complete` is False when some statements did not parse: then no rule is reported unused."""
     diags: list[Diagnostic] = []
     entity = _entity(program, diags)
     rules = _unique_rules(program.rules, diags)
@@ -63,15 +65,15 @@ def check(
     order = _order(rules, deps, diags)
 
     rule_types: dict[str, ir.Type] = {}
+    visible = dict.fromkeys(rules, ir.UNKNOWN)  # every rule's type, known once it is typed
     typed: list[ir.Rule] = []
     for name in order:
         node = rules[name]
-        visible = {n: rule_types.get(n, ir.UNKNOWN) for n in rules}
         table = entity.table if entity else "the entity table"
         typer = Typer(columns, visible, table, related)
         rule = _type_rule(node, typer)
         diags += typer.diagnostics
-        rule_types[name] = rule.type
+        rule_types[name] = visible[name] = rule.type
         typed.append(rule)
         if columns is not None and name in columns:
             diags.append(
@@ -82,6 +84,10 @@ def check(
                     "rename the rule to keep the column visible",
                 )
             )
+    if entity is not None:
+        complete = complete and len(typed) == len(rules) and not any(d.is_error for d in diags)
+        expected = {i.name for t in program.tests for e in t.expects for i in e.items}
+        diags += lint.warnings(rules, typed, schema, entity, complete, expected)
     if entity is None or any(d.is_error for d in diags):
         return None, diags
     used = {c.name for r in typed for c in ir.walk(r.expr) if isinstance(c, ir.Column)}
@@ -99,7 +105,14 @@ def _related(
     out: dict[str, RelatedInfo] = {}
     for rel in declared:
         if rel.name in out:
-            diags.append(error("TE102", f"table `{rel.name}` is declared twice", rel.name_span))
+            diags.append(
+                error(
+                    "TE102",
+                    f"table `{rel.name}` is declared twice",
+                    rel.name_span,
+                    f"keep one `related {rel.name} ...` line",
+                )
+            )
             continue
         columns: dict[str, ir.Type] | None = None
         if schema is not None:
@@ -148,11 +161,12 @@ def _related(
 def _entity(program: ast.Program, diags: list[Diagnostic]) -> ast.Entity | None:
     entities = program.entities
     if not entities:
+        first = program.rules[0] if program.rules else None
         diags.append(
             error(
                 "TE106",
                 "no entity declared",
-                None,
+                first.span.to(first.name_span) if first else None,
                 "start the rules with e.g. `entity customer table customers key customer_id`",
             )
         )
@@ -277,7 +291,12 @@ def _type_rule(node: ast.Rule, typer: Typer) -> ir.Rule:
             expr = typer.expr(e)
             rtype = expr.type
             if rtype.kind == "list":
-                typer.fail("TE201", "a feature cannot be a list", e.span)
+                typer.fail(
+                    "TE201",
+                    "a feature cannot be a list",
+                    e.span,
+                    "a list can only follow `in` or `not in`",
+                )
         case ast.Score(expr=e):
             expr = typer.expr(e)
             rtype = expr.type

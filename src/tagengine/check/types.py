@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -10,7 +11,7 @@ from decimal import Decimal
 import polars as pl
 
 from tagengine import ir
-from tagengine.check.functions import KNOWN, RANKING, SCALAR
+from tagengine.check.functions import KNOWN, RANKING, SCALAR, Signature
 from tagengine.diagnostics import Diagnostic, did_you_mean, error
 from tagengine.syntax import ast
 
@@ -154,7 +155,12 @@ class Typer:
             case ast.Unary(op="neg", operand=operand):
                 inner = self.expr(operand)
                 if not (inner.type.numeric or inner.type.kind == "duration"):
-                    self.fail("TE201", f"cannot negate a {inner.type}", node.span)
+                    self.fail(
+                        "TE201",
+                        f"cannot negate a {inner.type}",
+                        node.span,
+                        "only numbers and durations take a minus sign; for true/false use `not`",
+                    )
                 if isinstance(inner, ir.Literal) and isinstance(inner.value, int | Decimal):
                     return ir.Literal(inner.type, node.span, -inner.value)
                 return ir.Neg(inner.type, node.span, inner)
@@ -228,6 +234,8 @@ class Typer:
         hint = (
             f"did you mean `{suggestion}`?"
             if suggestion
+            else f'text goes in double quotes: "{n}"'
+            if not n.isascii()  # most likely a value such as 北京, not a name
             else (f"define it with `feature {n} = ...`, or check the columns of `{self.table}`")
         )
         self.fail(
@@ -284,6 +292,8 @@ class Typer:
                     f"column `{table}.{col}` holds "
                     f"{t.kind.removeprefix('unsupported ')} values, which rules cannot use",
                     node.span,
+                    "rules work on numbers, text, dates and true/false; "
+                    "convert the column before loading it",
                 )
             return ir.RelatedColumn(ir.UNKNOWN, node.span, table, col)
         return ir.RelatedColumn(t, node.span, table, col)
@@ -293,21 +303,23 @@ class Typer:
     def _require_comparable(self, a: ir.Expr, b: ir.Expr, span: ast.Span) -> None:
         if comparable(a.type, b.type):
             return
-        hint = None
-        if "string" in (a.type.kind, b.type.kind):
-            text_side = a if a.type.kind == "string" else b
-            if isinstance(text_side, ir.Literal):
-                hint = "remove the quotes if you meant a number or date"
-            else:
-                hint = "put the value in double quotes if the column holds text"
         self.fail(
-            "TE201", f"cannot compare {a.type} with {b.type}", span, hint, f"{a.type} vs {b.type}"
+            "TE201",
+            f"cannot compare {a.type} with {b.type}",
+            span,
+            _compare_hint(a, b),
+            f"{a.type} vs {b.type}",
         )
 
     def compare(self, node: ast.Expr, op: str, a: ir.Expr, b: ir.Expr) -> ir.Expr:
         self._require_comparable(a, b, node.span)
         if a.type.kind == "bool" and op not in ("==", "!="):
-            self.fail("TE201", "true/false values can only be compared with == or !=", node.span)
+            self.fail(
+                "TE201",
+                "true/false values can only be compared with == or !=",
+                node.span,
+                "use the value itself as the condition, e.g. `when vip` or `when not vip`",
+            )
         return ir.Compare(ir.BOOL, node.span, op, a, b)
 
     def arith(self, node: ast.Expr, op: str, a: ir.Expr, b: ir.Expr) -> ir.Expr:
@@ -356,7 +368,10 @@ class Typer:
         x = self.expr(node.operand)
         if x.type.kind not in ("string", "unknown"):
             self.fail(
-                "TE201", f"`{node.op}` works on text, but this is a {x.type}", node.operand.span
+                "TE201",
+                f"`{node.op}` works on text, but this is a {x.type}",
+                node.operand.span,
+                "compare numbers and dates with `==`, `<`, `between`, ...",
             )
         pattern = node.pattern
         if not (isinstance(pattern, ast.Literal) and isinstance(pattern.value, str)):
@@ -412,10 +427,16 @@ class Typer:
                 "TE105",
                 f"`{func}` takes {want} argument{'s' if want != '1' else ''}, not {len(args)}",
                 node.span,
+                f"`{_usage(func, sig)}`: {sig.doc}",
             )
             return ir.Call(ir.UNKNOWN, node.span, func, tuple(args))
         if node.descending is not None:
-            self.fail("TE002", f"`{func}` takes no `ascending`/`descending`", node.span)
+            self.fail(
+                "TE002",
+                f"`{func}` takes no `ascending`/`descending`",
+                node.span,
+                "only the rankings ntile, qcut, rank and percent_rank take it; remove it",
+            )
         for i, arg in enumerate(args):
             what, ok = sig.params[min(i, len(sig.params) - 1)]
             if not ok(arg.type):
@@ -423,6 +444,7 @@ class Typer:
                     "TE204",
                     f"argument {i + 1} of `{func}` must be {what}, not a {arg.type}",
                     arg.span,
+                    f"`{_usage(func, sig)}`: {sig.doc}",
                 )
         if (
             func == "round"
@@ -461,7 +483,13 @@ class Typer:
             "share": "share(orders where <condition>)",
         }.get(func, f"{func}(orders.column)")
         if self.inside is not None:
-            self.fail("TE208", "an aggregate cannot be inside another aggregate", node.span)
+            self.fail(
+                "TE208",
+                "an aggregate cannot be inside another aggregate",
+                node.span,
+                "aggregate each value on its own and combine the results, e.g. "
+                "`max(orders.amount) - avg(orders.amount)`",
+            )
             return ir.Literal(ir.UNKNOWN, node.span, 0)
         if len(args) != 1:
             self.fail("TE105", f"`{func}` takes one table or column", node.span, f"write `{usage}`")
@@ -523,10 +551,21 @@ class Typer:
         assert value is not None
         t = value.type
         if func in ("sum", "avg") and not t.numeric:
-            self.fail("TE204", f"`{func}` adds up numbers, not {t} values", value.span)
+            self.fail(
+                "TE204",
+                f"`{func}` adds up numbers, not {t} values",
+                value.span,
+                f"to count rows, write `count({_table_of(node.args[0])} where ...)`",
+            )
             return ir.UNKNOWN
         if func in ("min", "max") and t.kind in ("bool", "list"):
-            self.fail("TE204", f"`{func}` needs numbers, dates or text, not {t} values", value.span)
+            self.fail(
+                "TE204",
+                f"`{func}` needs numbers, dates or text, not {t} values",
+                value.span,
+                "for true/false columns, count the rows: "
+                f"`count({_table_of(node.args[0])} where ...)` or `share(... where ...)`",
+            )
         if func == "avg":
             return ir.FLOAT
         return t
@@ -554,7 +593,12 @@ class Typer:
             )
         x = args[0]
         if not (x.type.numeric or (x.type.temporal and func != "qcut")):
-            self.fail("TE204", f"`{func}` ranks numbers, not a {x.type}", x.span)
+            self.fail(
+                "TE204",
+                f"`{func}` ranks numbers{'' if func == 'qcut' else ' and dates'}, not a {x.type}",
+                x.span,
+                f"rank a number, e.g. `{func}(spend_90d{', 5' if takes_n else ''})`",
+            )
         buckets = None
         if takes_n:
             n = args[1]
@@ -576,6 +620,56 @@ def _table_of(arg: ast.Expr) -> str | None:
         return arg.name
     tables = {n.table for n in ast.walk(arg) if isinstance(n, ast.Attr)}
     return next(iter(tables)) if len(tables) == 1 else None
+
+
+def _usage(func: str, sig: Signature) -> str:
+    """`round(a number[, a whole number of decimals])`: how a function is called."""
+    names = [what for what, _ in sig.params]
+    required = names[: len(names) - sig.optional]
+    text = ", ".join(required)
+    if sig.optional:
+        text += "".join(f"[, {n}]" for n in names[len(required) :])
+    if sig.variadic:
+        text += ", ..."
+    return f"{func}({text})"
+
+
+def _describe(e: ir.Expr) -> str | None:
+    """How a name or fixed value reads in a hint, or None for anything else."""
+    match e:
+        case ir.Column(name=n) | ir.RuleRef(name=n):
+            return f"`{n}`"
+        case ir.RelatedColumn(table=t, name=n):
+            return f"`{t}.{n}`"
+    return None
+
+
+def _compare_hint(a: ir.Expr, b: ir.Expr) -> str:
+    """What to write instead, for two values of kinds that cannot be compared."""
+    kinds = {a.type.kind, b.type.kind}
+    if "string" in kinds:
+        text, other = (a, b) if a.type.kind == "string" else (b, a)
+        if isinstance(text, ir.Literal) and isinstance(text.value, str):
+            stripped = text.value.strip()
+            if re.fullmatch(r"-?\d[\d_]*(\.\d+)?|\d{4}-\d{2}-\d{2}", stripped):
+                return f"remove the quotes: `{stripped}`"
+            name = _describe(other) or "the other side"
+            return f"{name} holds {other.type} values; compare it with a {other.type}"
+        if isinstance(other, ir.Literal):
+            name = _describe(text) or "this"
+            written = other.value.isoformat() if hasattr(other.value, "isoformat") else other.value
+            return f'{name} holds text: put the value in double quotes, `"{written}"`'
+        return "convert one side first, or compare values of the same kind"
+    if kinds & {"date", "datetime"}:
+        return (
+            "compare a date with a date (e.g. `2024-01-01`); for a number of days write "
+            "`days_between(signup_date, as_of) > 30`"
+        )
+    if "duration" in kinds:
+        return "give the number a unit, e.g. `30 days`"
+    if "bool" in kinds:
+        return "compare true/false with `true` or `false`, or use it alone: `when vip`"
+    return "compare values of the same kind"
 
 
 def _numeric_result(op: str, a: ir.Type, b: ir.Type) -> ir.Type:

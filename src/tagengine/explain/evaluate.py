@@ -93,7 +93,12 @@ def customer(
         row_df, *source_dfs = pl.collect_all([main, *(q for _, q in provenance.values())])
     except pl.exceptions.PolarsError as exc:
         raise TagEngineError(
-            error("TE402", f"could not read or evaluate the data: {first_line(exc)}", None)
+            error(
+                "TE402",
+                f"could not read or evaluate the data: {first_line(exc)}",
+                None,
+                "check the input files and their column types",
+            )
         ) from None
     if row_df.height == 0:
         raise TagEngineError(

@@ -55,7 +55,12 @@ def population(
         df = frame.select(columns).collect()
     except pl.exceptions.PolarsError as exc:
         raise TagEngineError(
-            error("TE402", f"could not read or evaluate the data: {first_line(exc)}", None)
+            error(
+                "TE402",
+                f"could not read or evaluate the data: {first_line(exc)}",
+                None,
+                "check the input files and their column types",
+            )
         ) from None
     total = df.height
     funnels = [_funnel(program, rule, df, steps.get(rule.name, []), text) for rule in asked]

@@ -164,6 +164,7 @@ class Meta:
     key: str
     value: str | int | Decimal
     span: Span
+    text: str = ""  # the value as written (`"crm-team"`, `rule`, `2`), for the formatter
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +233,101 @@ class Segment(Rule):
     kind = "segment"
 
 
+# ---- in-file tests ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """`amount: 6_000` in a given row; `value` None is `missing`."""
+
+    column: str
+    column_span: Span
+    value: Literal | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    cells: tuple[Cell, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Given:
+    """`given orders { ... } { ... }`: rows of one table for a test."""
+
+    table: str
+    table_span: Span
+    rows: tuple[Row, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TestAsOf:
+    """`as_of 2024-12-31`: the observation date of a test."""
+
+    __test__ = False  # not a pytest test class
+
+    value: Literal
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """One expectation of an `expect` line.
+
+    op: "set" (`expect a`), "not set" (`expect not a`), or a comparison `== != < <= > >=`
+    with `value` (None: `missing`)."""
+
+    name: str
+    name_span: Span
+    op: str
+    value: Literal | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """`for customer 2`: the entity an `expect` line is about (its name or key column)."""
+
+    name: str
+    name_span: Span
+    key: Literal
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    items: tuple[Expectation, ...]
+    subject: Subject | None
+    span: Span
+
+
+TestClause = Given | TestAsOf | Expect
+
+
+@dataclass(frozen=True, slots=True)
+class Test(Statement):
+    """`test "title"` and its clauses, in the order written. `name` is the title."""
+
+    __test__ = False  # not a pytest test class
+
+    clauses: tuple[TestClause, ...]
+    kind = "test"
+
+    @property
+    def givens(self) -> tuple[Given, ...]:
+        return tuple(c for c in self.clauses if isinstance(c, Given))
+
+    @property
+    def expects(self) -> tuple[Expect, ...]:
+        return tuple(c for c in self.clauses if isinstance(c, Expect))
+
+    @property
+    def as_of(self) -> TestAsOf | None:
+        return next((c for c in self.clauses if isinstance(c, TestAsOf)), None)
+
+
 @dataclass(frozen=True, slots=True)
 class Program:
     statements: tuple[Statement, ...] = field(default_factory=tuple)
@@ -247,3 +343,7 @@ class Program:
     @property
     def related(self) -> tuple[Related, ...]:
         return tuple(s for s in self.statements if isinstance(s, Related))
+
+    @property
+    def tests(self) -> tuple[Test, ...]:
+        return tuple(s for s in self.statements if isinstance(s, Test))

@@ -14,6 +14,7 @@ from tagengine.syntax import ast
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 _UNITS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
+_DATE_HINT = "dates are written YYYY-MM-DD and must exist, e.g. 2024-02-29"
 
 
 def unquote(token: str) -> str:
@@ -46,7 +47,8 @@ class Builder(Transformer):
     def __init__(self, file: str):
         super().__init__(visit_tokens=False)
         self.file = file
-        self.problems: list[tuple[str, ast.Span]] = []  # (message, span) found while building
+        # (message, span[, hint]) of each malformed value found while building
+        self.problems: list[tuple[str, ast.Span] | tuple[str, ast.Span, str]] = []
 
     # ---- spans -------------------------------------------------------------
 
@@ -111,7 +113,66 @@ class Builder(Transformer):
             v = value.value  # type: ignore[assignment]
         else:
             v = str(value)
-        return ast.Meta(str(key), v, self._span(meta))
+        text = value.text if isinstance(value, ast.Literal) else str(value)
+        return ast.Meta(str(key), v, self._span(meta), text)
+
+    # ---- in-file tests -----------------------------------------------------
+
+    def test(self, meta, title, *clauses):
+        return ast.Test(self._span(meta), unquote(title), self._tspan(title), tuple(clauses))
+
+    def given(self, meta, table, *rows):
+        return ast.Given(table[0], table[1], tuple(rows), self._span(meta))
+
+    def row(self, meta, *cells):
+        return ast.Row(tuple(c for c in cells if c is not None), self._span(meta))
+
+    def cell(self, meta, column, value):
+        literal = None if value is _MISSING else value
+        return ast.Cell(column[0], column[1], literal, self._span(meta))
+
+    def test_as_of(self, meta, tok):
+        return ast.TestAsOf(self._date(tok, self._tspan(tok)), self._span(meta))
+
+    def expect(self, meta, *parts):
+        subject = next((p for p in parts if isinstance(p, ast.Subject)), None)
+        items = tuple(p for p in parts if isinstance(p, ast.Expectation))
+        return ast.Expect(items, subject, self._span(meta))
+
+    def expect_set(self, meta, name):
+        return ast.Expectation(name[0], name[1], "set", None, self._span(meta))
+
+    def expect_not(self, meta, name):
+        return ast.Expectation(name[0], name[1], "not set", None, self._span(meta))
+
+    def _expect_compare(op):
+        def method(self, meta, name, value):
+            literal = None if value is _MISSING else value
+            return ast.Expectation(name[0], name[1], op, literal, self._span(meta))
+
+        return method
+
+    expect_eq, expect_ne = _expect_compare("=="), _expect_compare("!=")
+    expect_lt, expect_le = _expect_compare("<"), _expect_compare("<=")
+    expect_gt, expect_ge = _expect_compare(">"), _expect_compare(">=")
+
+    def subject(self, meta, name, key):
+        if key is _MISSING:
+            self.problems.append(
+                ("a key cannot be `missing`", self._span(meta), "write a key: `for customer 1`")
+            )
+            key = ast.Literal(self._span(meta), 0, "0")
+        return ast.Subject(name[0], name[1], key, self._span(meta))
+
+    def missing(self, meta):
+        return _MISSING
+
+    def negative(self, meta, number):
+        return ast.Literal(self._span(meta), -number.value, "-" + number.text)
+
+    def negative_percent(self, meta, tok):
+        positive = self.percent(meta, tok)
+        return ast.Literal(positive.span, -positive.value, "-" + positive.text)
 
     def name(self, meta, tok):
         text = str(tok)
@@ -177,7 +238,13 @@ class Builder(Transformer):
     def window_last(self, meta, amount, unit):
         number = parse_number(str(amount))
         if not isinstance(number, int) or number < 1:
-            self.problems.append(("a window needs a whole number of at least 1", self._span(meta)))
+            self.problems.append(
+                (
+                    "a window needs a whole number of at least 1",
+                    self._span(meta),
+                    "write e.g. `over last 90 days`",
+                )
+            )
             number = max(1, int(number))
         return ast.Window(self._span(meta), number, _UNITS.get(str(unit), str(unit)))
 
@@ -188,10 +255,16 @@ class Builder(Transformer):
             try:
                 dates.append(dt.date.fromisoformat(str(tok)))
             except ValueError:
-                self.problems.append((f"`{tok}` is not a valid date", self._tspan(tok)))
+                self.problems.append((f"`{tok}` is not a valid date", self._tspan(tok), _DATE_HINT))
                 dates.append(dt.date(1970, 1, 1))
         if dates[0] > dates[1]:
-            self.problems.append(("the window ends before it starts", span))
+            self.problems.append(
+                (
+                    "the window ends before it starts",
+                    span,
+                    "write the earlier date first: `over 2024-01-01 to 2024-06-30`",
+                )
+            )
         return ast.Window(span, start=dates[0], end=dates[1])
 
     def number(self, meta, tok):
@@ -205,18 +278,27 @@ class Builder(Transformer):
         return ast.Literal(self._span(meta), value, str(tok))
 
     def date(self, meta, tok):
+        return self._date(tok, self._span(meta))
+
+    def _date(self, tok: Token, span: ast.Span) -> ast.Literal:
         try:
             value = dt.date.fromisoformat(str(tok))
         except ValueError:
-            self.problems.append((f"`{tok}` is not a valid date", self._span(meta)))
+            self.problems.append((f"`{tok}` is not a valid date", span, _DATE_HINT))
             value = dt.date(1970, 1, 1)
-        return ast.Literal(self._span(meta), value, str(tok))
+        return ast.Literal(span, value, str(tok))
 
     def datetime(self, meta, tok):
         try:
             value = dt.datetime.fromisoformat(str(tok))
         except ValueError:
-            self.problems.append((f"`{tok}` is not a valid date and time", self._span(meta)))
+            self.problems.append(
+                (
+                    f"`{tok}` is not a valid date and time",
+                    self._span(meta),
+                    "write YYYY-MM-DDTHH:MM[:SS], e.g. 2024-12-31T23:59",
+                )
+            )
             value = dt.datetime(1970, 1, 1)
         return ast.Literal(self._span(meta), value, str(tok))
 
@@ -229,7 +311,13 @@ class Builder(Transformer):
     def duration(self, meta, amount, unit):
         number = parse_number(str(amount))
         if not isinstance(number, int):
-            self.problems.append(("a duration needs a whole number", self._span(meta)))
+            self.problems.append(
+                (
+                    "a duration needs a whole number",
+                    self._span(meta),
+                    "use a smaller unit: `10 days` rather than `1.5 weeks`",
+                )
+            )
             number = int(number)
         return ast.Duration(self._span(meta), number, _UNITS.get(str(unit), str(unit)))
 
@@ -252,12 +340,16 @@ class Builder(Transformer):
                     (
                         "`ascending` or `descending` may appear once, as the last argument",
                         orders[-1].span,
+                        "write e.g. `ntile(spend, 5, descending)`",
                     )
                 )
             descending = orders[-1].descending
         return ast.Call(
             self._span(meta), str(func), self._tspan(func), exprs, descending, where, window
         )
+
+
+_MISSING = object()  # `missing` in a test: a missing value
 
 
 class _Where:

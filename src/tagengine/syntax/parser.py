@@ -11,7 +11,7 @@ import re
 from functools import cache
 from importlib import resources
 
-from lark import Lark, Token
+from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from tagengine.diagnostics import Diagnostic, error
@@ -19,7 +19,7 @@ from tagengine.syntax import ast
 from tagengine.syntax.build import Builder
 
 MAX_SYNTAX_ERRORS = 50
-STATEMENT_KEYWORDS = ("entity", "related", "feature", "tag", "segment", "score")
+STATEMENT_KEYWORDS = ("entity", "related", "feature", "tag", "segment", "score", "test")
 _STATEMENT_START = re.compile(rf"^[ \t]*(?:{'|'.join(STATEMENT_KEYWORDS)})\b", re.MULTILINE)
 
 # How expected tokens read in a message. Anything not listed is shown as written.
@@ -34,6 +34,19 @@ _WORDS = {
     "DURATION_UNIT": "a time unit (days, weeks, months, years)",
     "$END": "the end of the file",
 }
+
+
+# The form of each statement, shown when what was written does not fit it.
+_FORMS = {
+    "entity": "entity NAME table TABLE key COLUMN",
+    "related": "related TABLE key COLUMN [time COLUMN]",
+    "feature": 'feature NAME ["label"] = EXPRESSION',
+    "tag": 'tag NAME ["label"] when CONDITION',
+    "score": 'score NAME ["label"] = EXPRESSION',
+    "segment": 'segment NAME ["label"], then lines `"value" when CONDITION`, then `else "value"`',
+    "test": 'test "title", then lines `given TABLE { ... }`, `as_of DATE`, `expect ...`',
+}
+_VALUE_HINT = "see “Values (literals)” in docs/language.md"
 
 
 @cache
@@ -62,7 +75,10 @@ def parse(text: str, file: str = "<rules>") -> tuple[ast.Program, list[Diagnosti
             work = blanked
     builder = Builder(file)
     program = builder.transform(tree)
-    diagnostics += [error("TE002", msg, span) for msg, span in builder.problems]
+    diagnostics += [
+        error("TE002", msg, span, hint[0] if hint else _VALUE_HINT)
+        for msg, span, *hint in builder.problems
+    ]
     return program, diagnostics
 
 
@@ -97,11 +113,12 @@ def _describe(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
         span = ast.Span(file, line, column, line, column + 1)
-        hint = None
         if char == "'":
             hint = 'text goes in double quotes: "like this"'
         elif char == "=":
             hint = "to compare, write `==`"
+        else:
+            hint = "put text in double quotes, and names with spaces in back-quotes: `my column`"
         return error("TE001", f"unexpected character `{char}`", span, hint, "not valid here")
     assert isinstance(exc, UnexpectedToken | UnexpectedEOF)
     token: Token | None = getattr(exc, "token", None)
@@ -123,8 +140,52 @@ def _describe(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
         )
     span = ast.Span(file, token.line, token.column, token.end_line, token.end_column)
     found = str(token)
+    statement = _statement_keyword(exc)
+    if "WHEN" in expected:
+        return _missing_when(text, token, span, statement)
     hint = _hint(found, token, expected, prev)
+    if found == "=" and token.line == token.end_line:  # the line as it should be
+        line = text.splitlines()[token.line - 1]
+        fixed = (line[: token.column - 1] + "==" + line[token.end_column - 1 :]).strip()
+        hint = f"to compare, write `==`: `{fixed}`"
+    if hint is None:
+        form = _FORMS.get(statement or "")
+        hint = f"the form is `{form}`" if form else "see docs/language.md"
     return error("TE001", f"expected {wanted}{after}, found `{found}`", span, hint, "unexpected")
+
+
+def _missing_when(text: str, token: Token, span: ast.Span, statement: str | None) -> Diagnostic:
+    """`tag high_value spend > 5000`: the commonest slip, told with the line as it should be."""
+    line = text.splitlines()[token.line - 1]
+    before, after = line[: token.column - 1].strip(), line[token.column - 1 :].strip()
+    if str(token) == "=" and statement == "tag":
+        fixed = f"{before} when {after[1:].strip()}"
+        name = before.split()[1] if len(before.split()) > 1 else "NAME"
+        return error(
+            "TE001",
+            "a tag takes `when` and a condition, not `=`",
+            span,
+            f"write `{fixed}`; for a value rather than a yes/no tag, `feature {name} = ...`",
+            "expected `when`",
+        )
+    what = "a tag" if statement == "tag" else "a segment's branch"
+    return error(
+        "TE001",
+        f"{what} needs `when` before its condition",
+        span,
+        f"write `{' '.join(part for part in (before, 'when', after) if part)}`",
+        "expected `when` before this",
+    )
+
+
+def _statement_keyword(exc: UnexpectedInput) -> str | None:
+    """The keyword of the statement being read when the error came (`tag`, ...)."""
+    state = getattr(exc, "state", None)
+    stack = getattr(state, "value_stack", None) or []
+    keywords = [  # finished statements are trees on the stack; the open one's keyword is not
+        str(v) for v in stack if isinstance(v, Token) and v.type == str(v).upper()
+    ]
+    return next((k for k in reversed(keywords) if k in STATEMENT_KEYWORDS), None)
 
 
 def _acceptable(exc: UnexpectedInput) -> set[str]:
@@ -144,16 +205,14 @@ def _previous_token(text: str, exc: UnexpectedInput) -> str | None:
     if history:
         return str(history[-1])
     state = getattr(exc, "state", None)
-    if state is not None:
-        try:
-            return (
-                str(state.value_stack[-1])
-                if state.value_stack and isinstance(state.value_stack[-1], Token)
-                else None
-            )
-        except AttributeError:
-            return None
-    return None
+    stack = getattr(state, "value_stack", None)
+    if not stack:
+        return None
+    last = stack[-1]
+    if isinstance(last, Tree):  # e.g. the `name` just read: its last token
+        tokens = list(last.scan_values(lambda v: isinstance(v, Token)))
+        return str(tokens[-1]) if tokens else None
+    return str(last) if isinstance(last, Token) else None
 
 
 def _expected_words(expected: set[str], prev: str | None) -> str:
@@ -161,6 +220,8 @@ def _expected_words(expected: set[str], prev: str | None) -> str:
     literal = {t.pattern.value: t.name for t in terminals.values() if t.pattern.type == "str"}
     if {"NUMBER", "STRING", "NAME"} <= expected:
         return "a condition" if prev == "when" else "a value"
+    if {"NUMBER", "STRING", "MISSING"} <= expected:  # a value in a test block
+        return "a value (a number, a quoted text, a date, true, false or missing)"
     if literal.get("==") in expected:
         return "an operator (`==`, `>`, `and`, `+`, ...) or the next statement"
     words: list[str] = []
