@@ -172,32 +172,6 @@ class RuleSet:
         program = self.compile(schema)
         return polars_backend.inline_expressions(program, as_of or dt.date.today())
 
-    def sql(
-        self,
-        schema: Schema | None,
-        as_of: dt.date | None = None,
-        dialect: str = "duckdb",
-        select: Sequence[str] | None = None,
-        tables: Mapping[str, str] | None = None,
-    ) -> str:
-        """The rule set as one SQL query in `dialect` (duckdb, spark, postgres, bigquery,
-        snowflake), reading the tables by their names (`tables` renames them, e.g.
-        `{"orders": "sales.fact_orders"}`). SQL needs the column types: give `schema`."""
-        from tagengine.backends import sql
-
-        if schema is None:
-            raise TagEngineError(
-                error(
-                    "TE511",
-                    "compiling to SQL needs the tables' column types",
-                    None,
-                    "give the data (--data, --table) or a schema file (--schema)",
-                )
-            )
-        program = self.compile(schema)
-        names = self._selected(program, select)
-        return sql.to_sql(program, as_of or dt.date.today(), dialect, names, tables, schema)
-
     def aggregations(
         self, schema: Schema | None = None, as_of: dt.date | None = None
     ) -> dict[str, list[pl.Expr]]:
