@@ -194,3 +194,19 @@ def _converted(col: pl.Expr, have: pl.DataType, want: pl.DataType) -> pl.Expr:
     if isinstance(want, pl.Decimal) and have.is_float():
         col = col.fill_nan(None).round(want.scale or 0, mode="half_away_from_zero")
     return col.cast(want, strict=True)
+
+
+def collect(frames: list[pl.LazyFrame], engine: str = "auto") -> list[pl.DataFrame]:
+    """Run the queries together (shared scans run once); a failure while reading or
+    evaluating the data is a TE402 diagnostic, not a traceback."""
+    try:
+        return pl.collect_all(frames, engine=engine)  # type: ignore[arg-type]
+    except pl.exceptions.PolarsError as exc:
+        raise TagEngineError(
+            error(
+                "TE402",
+                f"could not read or evaluate the data: {first_line(exc)}",
+                None,
+                "check the input files and their column types",
+            )
+        ) from None

@@ -18,7 +18,7 @@ from tagengine.backends import aggregate
 from tagengine.backends import polars as backend
 from tagengine.diagnostics import TagEngineError, error
 from tagengine.explain.model import Population, Source
-from tagengine.sources import first_line
+from tagengine.sources import collect
 
 
 @dataclass(frozen=True)
@@ -89,17 +89,7 @@ def customer(
         *[pl.col(c) for c in ranked_counts.values()],
     )
     provenance = _provenance(program, one, as_of, rules)
-    try:
-        row_df, *source_dfs = pl.collect_all([main, *(q for _, q in provenance.values())])
-    except pl.exceptions.PolarsError as exc:
-        raise TagEngineError(
-            error(
-                "TE402",
-                f"could not read or evaluate the data: {first_line(exc)}",
-                None,
-                "check the input files and their column types",
-            )
-        ) from None
+    row_df, *source_dfs = collect([main, *(q for _, q in provenance.values())])
     if row_df.height == 0:
         raise TagEngineError(
             error(

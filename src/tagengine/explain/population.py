@@ -9,7 +9,6 @@ import polars as pl
 
 from tagengine import ir
 from tagengine.backends import polars as backend
-from tagengine.diagnostics import TagEngineError, error
 from tagengine.explain import words
 from tagengine.explain.model import (
     Bucket,
@@ -19,7 +18,7 @@ from tagengine.explain.model import (
     PopulationExplanation,
     RuleFunnel,
 )
-from tagengine.sources import first_line
+from tagengine.sources import collect
 
 MAX_BUCKETS = 20  # a score or feature with more distinct values shows no buckets
 
@@ -51,17 +50,7 @@ def population(
             names = (f"__{rule.name}__alone{i}", f"__{rule.name}__sofar{i}")
             columns += [alone.alias(names[0]), so_far.alias(names[1])]
             steps[rule.name].append((part, *names))
-    try:
-        df = frame.select(columns).collect()
-    except pl.exceptions.PolarsError as exc:
-        raise TagEngineError(
-            error(
-                "TE402",
-                f"could not read or evaluate the data: {first_line(exc)}",
-                None,
-                "check the input files and their column types",
-            )
-        ) from None
+    (df,) = collect([frame.select(columns)])
     total = df.height
     funnels = [_funnel(program, rule, df, steps.get(rule.name, []), text) for rule in asked]
     return PopulationExplanation(
