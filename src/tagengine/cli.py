@@ -9,8 +9,10 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import sys
 import time
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +30,7 @@ from tagengine.diagnostics import (
     render_human,
     render_json,
 )
+from tagengine.privacy import Privacy, redact
 from tagengine.project import Project, declarations, load_project
 from tagengine.ruleset import RuleSet
 from tagengine.schema import read_schema_file, to_json
@@ -91,6 +94,13 @@ ProjectOpt = Annotated[
         show_default=False,
     ),
 ]
+OutsideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-paths",
+        help="Let the project file name files outside its own folder (tables, rules, output).",
+    ),
+]
 DataOpt = Annotated[
     Path | None,
     typer.Option(
@@ -123,8 +133,18 @@ AsOfOpt = Annotated[
 ]
 
 
+_private: list[str] = []  # the project's `pii`: values of these never reach the terminal
+
+
 def _fail(diagnostics: list[Diagnostic], rules: RuleSet | None = None) -> None:
     sources = rules.sources if rules else {}
+    if _private:
+        diagnostics = [
+            replace(
+                d, message=redact(d.message, _private), hint=d.hint and redact(d.hint, _private)
+            )
+            for d in diagnostics
+        ]
     err.print(render_human(diagnostics, sources), end="", markup=False)
     n = sum(d.is_error for d in diagnostics)
     if n:
@@ -172,9 +192,11 @@ def _overrides(items: list[str] | None) -> dict[str, str]:
     return result
 
 
-def _project(path: Path | None) -> Project:
+def _project(path: Path | None, allow_outside: bool = False) -> Project:
     try:
-        return load_project(path)
+        project = load_project(path, allow_outside)
+        _private[:] = project.pii
+        return project
     except TagEngineError as exc:
         _fail(exc.diagnostics)
         raise  # unreachable: _fail exits
@@ -219,6 +241,7 @@ def run(
         ),
     ] = None,
     project_file: ProjectOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     data: DataOpt = None,
     table: TableOpt = None,
     as_of: AsOfOpt = None,
@@ -251,12 +274,19 @@ def run(
         ),
     ] = Engine.polars,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
+    include_pii: Annotated[
+        bool,
+        typer.Option(
+            "--include-pii",
+            help="Also write rules whose values show a private column (the project's `pii`).",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate the rules over the data and write one row per customer.
 
     Example: tagengine run rules/ --data data/ --as-of 2024-12-31 --out tags.parquet --engine duckdb
     """
-    project = _project(project_file)
+    project = _project(project_file, allow_outside_paths)
     date = _parse_as_of(as_of, project)
     if streaming and engine is not Engine.polars:
         _usage("--streaming is an option of the polars engine")
@@ -287,6 +317,9 @@ def run(
             )
         df, program = result.table, result.program
         key = program.entity.key
+        private = Privacy.of(program, project.pii).withheld(df.columns[1:])
+        if private and not include_pii:
+            df = df.drop(private)
         written = output.to_long(df, key) if layout is Layout.long else df
         output.write(
             written,
@@ -295,6 +328,11 @@ def run(
         )
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
+    if private and not include_pii:
+        err.print(
+            f"[yellow]warning:[/yellow] not written, as their values show private columns: "
+            f"{', '.join(private)} (pass --include-pii to write them)"
+        )
     for table_name, n in result.unmatched_rows.items():
         if n:
             err.print(
@@ -305,7 +343,8 @@ def run(
         from tagengine.summary import summarize
         from tagengine.summary import table as summary_table
 
-        out.print(summary_table(summarize(df, program), df.height, date.isoformat()))
+        rows = summarize(df, program, hidden=set(private))
+        out.print(summary_table(rows, df.height, date.isoformat()))
         out.print(
             f"wrote {written.height:,} rows × {written.width} columns to {out_path} "
             f"in {time.perf_counter() - started:.2f}s"
@@ -316,6 +355,7 @@ def run(
 def check(
     rules: RulesArg = None,
     project_file: ProjectOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     data: DataOpt = None,
     table: TableOpt = None,
     fmt: Annotated[
@@ -340,7 +380,7 @@ def check(
     """
     if schema_file is not None and (data or table):
         _usage("--schema replaces the data: give --schema, or --data/--table, not both")
-    project = _project(project_file)
+    project = _project(project_file, allow_outside_paths)
     ruleset = _load(rules, project, syntax_errors_fatal=False)
     try:
         if schema_file is not None:
@@ -376,6 +416,7 @@ def check(
 def schema_command(
     rules: RulesArg = None,
     project_file: ProjectOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     data: DataOpt = None,
     table: TableOpt = None,
 ) -> None:
@@ -384,7 +425,7 @@ def schema_command(
     Reads only the files' metadata. The rules (optional) name the entity table that a
     single --data file stands for. Example: tagengine schema --data data/ > schema.json
     """
-    project = _project(project_file)
+    project = _project(project_file, allow_outside_paths)
     if not _has_data(data, table, project):
         _usage("name the data: --data, --table NAME=SOURCE, or the tables of tagengine.toml")
     ruleset = _load(rules, project, syntax_errors_fatal=False) if rules or project.rules else None
@@ -418,6 +459,7 @@ def compile_(
         ),
     ] = None,
     project_file: ProjectOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     data: DataOpt = None,
     table: TableOpt = None,
     as_of: AsOfOpt = None,
@@ -439,7 +481,7 @@ def compile_(
     """
     if dialect is not None and to is not Target.sql:
         _usage("--dialect goes with --to sql")
-    project = _project(project_file)
+    project = _project(project_file, allow_outside_paths)
     date = _parse_as_of(as_of, project)
     ruleset = _load(rules, project)
     if to is Target.sql:
@@ -524,6 +566,7 @@ def explain(
         ),
     ] = None,
     project_file: ProjectOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     data: DataOpt = None,
     table: TableOpt = None,
     as_of: AsOfOpt = None,
@@ -552,7 +595,7 @@ def explain(
     names = [n.strip() for s in tags or [] for n in s.split(",") if n.strip()]
     if id_ is None and not names:
         _usage("say which customer (--id 42) or which rules over everyone (--tag NAME)")
-    project = _project(project_file)
+    project = _project(project_file, allow_outside_paths)
     date = _parse_as_of(as_of, project)
     ruleset = _load(rules, project)
     if not _has_data(data, table, project):
@@ -560,7 +603,9 @@ def explain(
     try:
         tables = _tables(ruleset, data, table, project)
         with err.status("explaining…", spinner="dots") if err.is_terminal else _null():
-            report = ruleset.explain(tables, id=id_, tags=names or None, as_of=date)
+            report = ruleset.explain(
+                tables, id=id_, tags=names or None, as_of=date, private=project.pii
+            )
             plan = ruleset.plan(tables, date, names or None).explain() if show_plan else None
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
@@ -584,6 +629,7 @@ class ReportFormat(StrEnum):
 def test_command(
     rules: RulesArg = None,
     project_file: ProjectOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     data: DataOpt = None,
     table: TableOpt = None,
     junit: Annotated[
@@ -616,7 +662,7 @@ def test_command(
 
     if schema_file is not None and (data or table):
         _usage("--schema replaces the data: give --schema, or --data/--table, not both")
-    project = _project(project_file)
+    project = _project(project_file, allow_outside_paths)
     ruleset = _load(rules, project)
     try:
         if schema_file is not None:
@@ -658,6 +704,7 @@ def fmt_command(
         ),
     ] = None,
     project_file: ProjectOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     check_only: Annotated[
         bool,
         typer.Option("--check", help="Write nothing; list the files that would change (exit 1)."),
@@ -674,7 +721,7 @@ def fmt_command(
     from tagengine.ruleset import rule_files
     from tagengine.syntax.format import format_source
 
-    paths = files or _project(project_file).rule_paths()
+    paths = files or _project(project_file, allow_outside_paths).rule_paths()
     if not paths:
         _usage("name the rule files, or list them as `rules` in tagengine.toml")
     if Path("-") in paths:
@@ -750,13 +797,23 @@ class _null:
         return False
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    sys.exit(128 + signum)  # unwinds like Ctrl-C: temporary files are removed on the way
+
+
 def main() -> None:
-    """Console entry point: user errors never show a traceback."""
+    """Console entry point: user errors never show a traceback; Ctrl-C or a kill (TERM)
+    stops cleanly, leaving any previous output as it was."""
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except KeyboardInterrupt:
-        err.print("interrupted")
+        err.print("interrupted: nothing was written")
         sys.exit(130)
+    except SystemExit as exc:
+        if exc.code in (130, 128 + signal.SIGTERM):  # typer turns Ctrl-C into exit 130
+            err.print("interrupted: nothing was written")
+        raise
     except Exception as exc:
         if os.environ.get("TAGENGINE_DEBUG"):
             raise

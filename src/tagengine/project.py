@@ -20,12 +20,15 @@ rule files hold only business logic.
     [columns.orders]                     # declared types, converted once when read
     amount = "decimal(2)"                # money: summed exactly, to the cent
 
+    pii = ["phone", "email"]             # never printed; not written without --include-pii
+
 Relative paths are taken from the folder the project file is in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import re
 import tomllib
 from pathlib import Path
@@ -65,6 +68,7 @@ class Project(BaseModel):
     entity: EntitySpec | None = None
     related: dict[str, RelatedSpec] = {}
     columns: dict[str, dict[str, str]] = {}  # table -> column -> declared type
+    pii: list[str] = []  # private columns: `phone` (entity table) or `orders.card_no`
     root: Path = Path(".")
     file: str = FILE_NAME
 
@@ -116,8 +120,9 @@ def declared_type(text: str) -> pl.DataType:
     return parse_type(text)
 
 
-def load_project(path: Path | None) -> Project:
-    """The project file at `path`, or `./tagengine.toml` if present, or empty defaults."""
+def load_project(path: Path | None, allow_outside: bool = False) -> Project:
+    """The project file at `path`, or `./tagengine.toml` if present, or empty defaults.
+    Unless `allow_outside`, every file it names must be inside its folder."""
     if path is None:
         default = Path(FILE_NAME)
         if not default.is_file():
@@ -151,7 +156,7 @@ def load_project(path: Path | None) -> Project:
     data.pop("root", None)  # not settings: always the project file's folder and name
     data.pop("file", None)
     try:
-        return Project(**data, root=path.parent, file=str(path))
+        project = Project(**data, root=path.parent, file=str(path))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
@@ -161,9 +166,40 @@ def load_project(path: Path | None) -> Project:
                 "TE403",
                 f"`{path}`: {problems}",
                 None,
-                "keys: rules, as_of, output, [tables], [entity], [related.T], [columns.T]",
+                "keys: rules, as_of, output, pii, [tables], [entity], [related.T], [columns.T]",
             )
         ) from None
+    if not allow_outside:
+        _inside(project)
+    return project
+
+
+def _inside(project: Project) -> None:
+    """Every file the project names resolves inside its folder (symbolic links followed):
+    a project file cannot reach another team's data or the system's files by `..`, an
+    absolute path or a link. Database URIs (`postgresql://...`) are not files."""
+    root = project.root.resolve()
+    named = [(f"[tables] {n}", src) for n, src in project.tables.items()]
+    named += [("rules", r) for r in project.rules]
+    named += [("output", project.output)] if project.output else []
+    for what, value in named:
+        if "://" in value:
+            continue
+        file = value.partition("#")[0]  # FILE.duckdb#TABLE
+        fixed = Path(file).parent if glob.has_magic(file) else Path(file)
+        while glob.has_magic(str(fixed)):
+            fixed = fixed.parent
+        target = (project.root / fixed).resolve()
+        if target != root and not target.is_relative_to(root):
+            raise TagEngineError(
+                error(
+                    "TE409",
+                    f"`{project.file}`: {what} = `{value}` is outside the project folder `{root}`",
+                    None,
+                    "keep the files inside the project folder, or pass "
+                    "--allow-outside-paths if this is intended",
+                )
+            )
 
 
 def declarations(project: Project, program: ast.Program) -> tuple[ast.Statement, ...]:

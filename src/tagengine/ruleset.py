@@ -16,7 +16,7 @@ from tagengine.check.tests import check_tests
 from tagengine.diagnostics import Diagnostic, TagEngineError, error, sort_key
 from tagengine.explain.model import CustomerExplanation, PopulationExplanation
 from tagengine.schema import Schema
-from tagengine.sources import first_line, scan, schema_of
+from tagengine.sources import collect, scan, schema_of
 from tagengine.syntax import ast
 from tagengine.syntax.parser import parse
 
@@ -117,17 +117,7 @@ class RuleSet:
         main = polars_backend.plan(program, lazy, as_of, names, row_counts=True)
         totals = polars_backend.related_rows(program, lazy, as_of)
         engine = "streaming" if streaming else "auto"
-        try:
-            df, *counts = pl.collect_all([main, *totals.values()], engine=engine)
-        except pl.exceptions.PolarsError as exc:
-            raise TagEngineError(
-                error(
-                    "TE402",
-                    f"could not read or evaluate the data: {first_line(exc)}",
-                    None,
-                    "check the input files and their column types",
-                )
-            ) from None
+        df, *counts = collect([main, *totals.values()], engine)
         _check_keys(df, program.entity.key, program.entity.table)
         unmatched = {}
         for (table, _), count in zip(totals.items(), counts, strict=True):
@@ -144,10 +134,12 @@ class RuleSet:
         id: object | None = None,
         tags: Sequence[str] | None = None,
         as_of: dt.date | None = None,
+        private: Sequence[str] = (),
     ) -> CustomerExplanation | PopulationExplanation:
         """Why customer `id` has each rule's value (`tags`: which rules; default all), or,
         without `id`, how each rule in `tags` cuts the population: a funnel of its clauses.
-        The model is the one `tagengine explain --format json` prints."""
+        The model is the one `tagengine explain --format json` prints. Values that show a
+        `private` column (`phone`, `orders.card_no`) are given as `***`."""
         from tagengine.explain import explain
 
         program, _, lazy = self._prepare(tables, None)
@@ -161,7 +153,8 @@ class RuleSet:
                 )
             )
         names = self._selected(program, tags) if tags else None
-        return explain(program, lazy, as_of or dt.date.today(), self.sources, id, names)
+        date = as_of or dt.date.today()
+        return explain(program, lazy, date, self.sources, id, names, private)
 
     def expressions(
         self, schema: Schema | None = None, as_of: dt.date | None = None

@@ -20,9 +20,9 @@ class Row:
     share: float
 
 
-def summarize(df: pl.DataFrame, program: ir.Program) -> list[Row]:
+def summarize(df: pl.DataFrame, program: ir.Program, hidden: set[str] | None = None) -> list[Row]:
     """Tags: customers with the tag. Segments: each value (missing last). Scores and
-    features: how many have a value."""
+    features: how many have a value, and their range unless `hidden` (private values)."""
     total = max(df.height, 1)
     rows: list[Row] = []
     for name in df.columns[1:]:
@@ -41,7 +41,7 @@ def summarize(df: pl.DataFrame, program: ir.Program) -> list[Row]:
         else:
             n = df.height - col.null_count()
             shown = "has a value"
-            if rule.type.numeric and n:
+            if rule.type.numeric and n and name not in (hidden or set()):
                 shown = f"{_fmt(col.min())} .. {_fmt(col.max())}"
             rows.append(Row(name, rule.label, rule.kind, shown, n, n / total))
     return rows

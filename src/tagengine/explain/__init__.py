@@ -18,6 +18,7 @@ from tagengine.explain.model import (
     json_schema,
 )
 from tagengine.explain.population import population
+from tagengine.privacy import Privacy
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -35,18 +36,20 @@ def explain(
     sources: Mapping[str, str],
     id: object | None = None,
     rules: Sequence[str] | None = None,
+    private: Sequence[str] = (),
 ) -> CustomerExplanation | PopulationExplanation:
     """With `id`: the named rules (default: all) for that customer. Without: how each
-    named rule cuts the population."""
+    named rule cuts the population. Values that show a `private` column are `***`."""
     snippets = Snippets(sources)
+    privacy = Privacy.of(program, private)
     names = list(rules) if rules else list(program.outputs)
     asked = [program.rule(n) for n in names]
     if id is None:
-        return population(program, tables, as_of, asked, lambda e: snippets(e.span))
+        return population(program, tables, as_of, asked, lambda e: snippets(e.span), privacy)
     needed = program.closure(names)
     in_order = [r for r in program.rules if r.name in needed]
     values = evaluate.customer(program, tables, as_of, id, in_order)
-    explainer = CustomerExplainer(program, values, snippets)
+    explainer = CustomerExplainer(program, values, snippets, privacy)
     return CustomerExplanation(
         as_of=as_of.isoformat(),
         entity=program.entity.name,

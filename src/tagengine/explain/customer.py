@@ -11,6 +11,7 @@ from tagengine import ir
 from tagengine.explain import words
 from tagengine.explain.evaluate import CustomerValues, clauses
 from tagengine.explain.model import Branch, Node, Obstacle, RuleExplanation, Verdict
+from tagengine.privacy import MASK, Privacy
 from tagengine.syntax.ast import Span
 
 _KINDS: dict[type, str] = {
@@ -59,9 +60,16 @@ def verdict_of(value: object) -> Verdict:
 
 
 class CustomerExplainer:
-    def __init__(self, program: ir.Program, values: CustomerValues, snippets: Snippets):
+    def __init__(
+        self,
+        program: ir.Program,
+        values: CustomerValues,
+        snippets: Snippets,
+        privacy: Privacy | None = None,
+    ):
         self.program = program
         self.values = values
+        self.privacy = privacy or Privacy.of(program, ())
         self.text = lambda e: snippets(e.span)
         self.by_name = {r.name: r for r in program.rules}
 
@@ -87,6 +95,8 @@ class CustomerExplainer:
                 tree=tree,
                 obstacles=[] if value else self.obstacles(rule.expr, [rule.name]),
             )
+        if self.privacy.rule_carries(rule.name):
+            return RuleExplanation(**common, value=MASK, shown=MASK, tree=tree)
         return RuleExplanation(
             **common, value=words.as_json(value), shown=words.shown(value, rule.type), tree=tree
         )
@@ -138,8 +148,8 @@ class CustomerExplainer:
         return Node(
             text=self.text(e),
             kind=kind,
-            value=words.as_json(value),
-            shown=words.shown(value, e.type),
+            value=MASK if self.privacy.carries(e) else words.as_json(value),
+            shown=self._shown(e, value),
             verdict=verdict,
             missing=self.missing(e) if verdict == "unknown" else [],
             gap=self.reason(e) if verdict == "false" and _has_gap(e) else None,
@@ -206,39 +216,50 @@ class CustomerExplainer:
                 v, t = self._value(left), self._value(right)
                 target = self.text(right)
                 if not isinstance(right, ir.Literal):
-                    target += f" ({words.shown(t, right.type)})"
-                text = f"{self.text(left)} is {words.shown(v, left.type)}; needs {op} {target}"
-                distance = words.gap(op, v, t, left.type)
+                    target += f" ({self._shown(right, t)})"
+                text = f"{self.text(left)} is {self._shown(left, v)}; needs {op} {target}"
+                distance = None if self._private(left, right) else words.gap(op, v, t, left.type)
                 return f"{text} — {distance}" if distance else text
             case ir.Between(operand=x, low=lo, high=hi, negated=False):
                 v, low, high = self._value(x), self._value(lo), self._value(hi)
                 text = (
-                    f"{self.text(x)} is {words.shown(v, x.type)}; "
+                    f"{self.text(x)} is {self._shown(x, v)}; "
                     f"needs between {self.text(lo)} and {self.text(hi)}"
                 )
                 below = low is not None and v is not None and v < low  # type: ignore[operator]
                 distance = (
-                    words.gap(">=", v, low, x.type) if below else words.gap("<=", v, high, x.type)
+                    None
+                    if self._private(x)
+                    else words.gap(">=", v, low, x.type)
+                    if below
+                    else words.gap("<=", v, high, x.type)
                 )
                 return f"{text} — {distance}" if distance else text
             case ir.InList(operand=x, values=items, negated=negated):
                 listed = ", ".join(words.shown(i.value, i.type) for i in items)
                 need = "none of" if negated else "one of"
-                shown = words.shown(self._value(x), x.type)
+                shown = self._shown(x, self._value(x))
                 return f"{self.text(x)} is {shown}; needs {need} {listed}"
             case ir.IsMissing(operand=x, negated=negated):
-                shown = words.shown(self._value(x), x.type)
+                shown = self._shown(x, self._value(x))
                 return f"{self.text(x)} is {shown}; needs " + (
                     "a value" if negated else "to be missing"
                 )
             case ir.TextTest(op=op, operand=x, pattern=p):
-                shown = words.shown(self._value(x), x.type)
+                shown = self._shown(x, self._value(x))
                 verb = "match" if op == "matches" else op.replace("contains", "contain")
                 verb = verb.replace("starts", "start").replace("ends", "end")
                 return f'{self.text(x)} is {shown}; needs to {verb} "{p}"'
             case ir.RuleRef(name=name):
-                return f"{name} is not set" if value is False else f"{name} is {words.shown(value)}"
+                shown = self._shown(e, value)
+                return f"{name} is not set" if value is False else f"{name} is {shown}"
         return f"{self.text(e)} is false"
+
+    def _private(self, *es: ir.Expr) -> bool:
+        return any(self.privacy.carries(e) for e in es)
+
+    def _shown(self, e: ir.Expr, value: object) -> str:
+        return MASK if self.privacy.carries(e) else words.shown(value, e.type)
 
     def _value(self, e: ir.Expr) -> object:
         return _literal(e) if not _evaluated(e) else self.values.nodes.get(ir.fingerprint(e))

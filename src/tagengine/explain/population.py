@@ -18,6 +18,7 @@ from tagengine.explain.model import (
     PopulationExplanation,
     RuleFunnel,
 )
+from tagengine.privacy import Privacy
 from tagengine.sources import collect
 
 MAX_BUCKETS = 20  # a score or feature with more distinct values shows no buckets
@@ -29,6 +30,7 @@ def population(
     as_of: dt.date,
     asked: list[ir.Rule],
     text: Callable[[ir.Expr], str],
+    privacy: Privacy | None = None,
 ) -> PopulationExplanation:
     needed = program.closure([r.name for r in asked])
     rules = [r for r in program.rules if r.name in needed]
@@ -52,7 +54,11 @@ def population(
             steps[rule.name].append((part, *names))
     (df,) = collect([frame.select(columns)])
     total = df.height
-    funnels = [_funnel(program, rule, df, steps.get(rule.name, []), text) for rule in asked]
+    hidden = set(privacy.withheld(r.name for r in asked)) if privacy else set()
+    funnels = [
+        _funnel(program, rule, df, steps.get(rule.name, []), text, rule.name in hidden)
+        for rule in asked
+    ]
     return PopulationExplanation(
         as_of=as_of.isoformat(), entity=program.entity.name, population=total, rules=funnels
     )
@@ -82,6 +88,7 @@ def _funnel(
     df: pl.DataFrame,
     steps: list[tuple[ir.Expr, str, str]],
     text: Callable[[ir.Expr], str],
+    private: bool = False,
 ) -> RuleFunnel:
     total = df.height
     col = df.get_column(rule.name)
@@ -112,7 +119,7 @@ def _funnel(
         **common,
         count=count,
         share=count / total if total else 0.0,
-        buckets=_buckets(rule, col, total),
+        buckets=[] if private else _buckets(rule, col, total),  # values would show pii
     )
 
 

@@ -1,0 +1,143 @@
+"""Private columns (the project's `pii`) are never printed, and not written unless asked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+import tagengine
+from tagengine.cli import app
+from tagengine.privacy import MASK, Privacy
+
+RULES = """
+entity customer table customers key customer_id
+related orders key customer_id time order_date
+feature contact = lower(email)
+feature email_length = length(email)
+feature last_channel = last(orders.channel)
+feature age_next_year = age + 1
+tag has_phone when phone is not missing and phone starts with "13"
+tag gmail when email ends with "@gmail.com"
+"""
+AS_OF = dt.date(2024, 12, 31)
+
+
+def _tables() -> dict[str, pl.DataFrame]:
+    return {
+        "customers": pl.DataFrame(
+            {
+                "customer_id": [1, 2],
+                "email": ["Ann@Gmail.com", None],
+                "phone": ["13800001111", "15900002222"],
+                "age": [30, 40],
+            }
+        ),
+        "orders": pl.DataFrame(
+            {
+                "customer_id": [1],
+                "order_date": [dt.date(2024, 12, 1)],
+                "channel": ["app"],
+            }
+        ),
+    }
+
+
+def test_which_rules_carry_a_private_value():
+    rules = tagengine.load(RULES)
+    program = rules.compile({n: df.schema for n, df in _tables().items()})
+    privacy = Privacy.of(program, ["email", "customers.phone", "orders.channel"])
+    assert privacy.withheld(program.outputs) == ["contact", "last_channel"]
+    # a verdict, a length and plain arithmetic on other columns carry nothing
+    assert not privacy.rule_carries("has_phone") and not privacy.rule_carries("email_length")
+    assert Privacy.of(program, ["age"]).withheld(program.outputs) == ["age_next_year"]
+
+
+def test_explain_masks_private_values():
+    rules = tagengine.load(RULES)
+    report = rules.explain(_tables(), id=1, as_of=AS_OF, private=["email", "phone"])
+    text = report.model_dump_json()
+    assert "13800001111" not in text and "Ann@Gmail.com" not in text.replace("\\", "")
+    assert "ann@gmail.com" not in text
+    contact = next(r for r in report.rules if r.name == "contact")
+    assert contact.value == MASK and contact.shown == MASK
+    has_phone = next(r for r in report.rules if r.name == "has_phone")
+    assert has_phone.value is True  # the verdict is not private
+    phone = has_phone.tree.children[0].children[0]
+    assert (phone.text, phone.value, phone.shown) == ("phone", MASK, MASK)
+    not_gmail = rules.explain(_tables(), id=2, tags=["gmail"], as_of=AS_OF, private=["email"])
+    assert not_gmail.rules[0].obstacles[0].reason == "unknown: email is missing"
+
+
+def test_funnel_shows_no_private_values():
+    rules = tagengine.load(RULES)
+    report = rules.explain(_tables(), tags=["contact", "gmail"], as_of=AS_OF, private=["email"])
+    contact, gmail = report.rules
+    assert contact.buckets == [] and contact.count == 1
+    assert gmail.count == 0  # "Ann@Gmail.com": ends with is case-sensitive
+
+
+def test_run_leaves_private_values_out_unless_asked(tmp_path, monkeypatch):
+    for name, df in _tables().items():
+        df.write_parquet(tmp_path / f"{name}.parquet")
+    (tmp_path / "rules.tags").write_text(RULES, "utf-8")
+    (tmp_path / "tagengine.toml").write_text(
+        'rules = "rules.tags"\nas_of = 2024-12-31\npii = ["email", "phone"]\n'
+        '[tables]\ncustomers = "customers.parquet"\norders = "orders.parquet"\n',
+        "utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["run", "--out", "tags.csv"])
+    assert result.exit_code == 0, result.output
+    assert "not written, as their values show private columns: contact" in result.output
+    written = (tmp_path / "tags.csv").read_text("utf-8")
+    assert "gmail" in written.splitlines()[0] and "contact" not in written
+    assert "ann@gmail.com" not in result.output
+
+    result = CliRunner().invoke(app, ["run", "--out", "all.csv", "--include-pii", "-q"])
+    assert result.exit_code == 0
+    assert "ann@gmail.com" in (tmp_path / "all.csv").read_text("utf-8")
+
+    result = CliRunner().invoke(app, ["explain", "--id", "1", "--format", "json"])
+    assert result.exit_code == 0
+    assert "13800001111" not in result.output and "ann@gmail.com" not in result.output
+    assert json.loads(result.output)["rules"][0]["shown"] == MASK
+
+
+def test_example_rules_with_private_contact_columns(example_dir, tmp_path):
+    """On the example data, every explained value of phone and email is masked."""
+    shutil.copy(example_dir / "customers.parquet", tmp_path / "customers.parquet")
+    customers = pl.read_parquet(tmp_path / "customers.parquet")
+    rules = tagengine.load(Path(__file__).parents[1] / "rules" / "retail.tags")
+    tables = {"customers": customers, "orders": pl.read_parquet(example_dir / "orders.parquet")}
+    report = rules.explain(tables, id=3, as_of=AS_OF, private=["phone", "email"])
+    text = report.model_dump_json()
+    row = customers.filter(pl.col("customer_id") == 3).row(0, named=True)
+    for column in ("phone", "email"):
+        if row[column]:
+            assert row[column] not in text
+
+
+def test_errors_about_private_columns_show_no_values(tmp_path, monkeypatch):
+    pl.DataFrame({"customer_id": [1, 2], "phone": ["13800001111", "abc"]}).write_parquet(
+        tmp_path / "customers.parquet"
+    )
+    (tmp_path / "r.tags").write_text(
+        "entity customer table customers key customer_id\ntag p when phone > 5\n", "utf-8"
+    )
+    project = (
+        'rules = "r.tags"\nas_of = 2024-12-31\npii = ["phone"]\n'
+        '[tables]\ncustomers = "customers.parquet"\n[columns.customers]\nphone = "int64"\n'
+    )
+    (tmp_path / "tagengine.toml").write_text(project, "utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["run", "--out", "x.parquet"])
+    assert result.exit_code == 1
+    assert "failed in column 'phone'" in result.output and "abc" not in result.output
+    (tmp_path / "tagengine.toml").write_text(project.replace('pii = ["phone"]\n', ""), "utf-8")
+    result = CliRunner().invoke(app, ["run", "--out", "x.parquet"])
+    assert '["abc"]' in result.output  # the control: without `pii` the value is shown
