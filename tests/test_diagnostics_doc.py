@@ -3,7 +3,9 @@
 Each code has a `### TEnnn` section with a bad example that gives exactly that code and a
 fixed one that gives nothing. A section holds either
 
-- ```tags bad / ```tags good: rule files checked against the page's sample tables, or
+- ```tags bad / ```tags good: rule files checked against the page's sample tables (or
+  ```python bad / ```python good: an expression that makes a rule file too big to show,
+  for the limits), or
 - ```sh bad / ```sh good: a `tagengine ...` command run in an empty folder holding the
   section's ```tags block as `rules.tags` and its ```file NAME blocks (```file NAME bad /
   ```file NAME good: for one of the two only).
@@ -72,7 +74,7 @@ def read_sections(text: str) -> list[Section]:
                 i += 1
             assert i < len(lines), f"line {i}: a block is never closed"
             content = "\n".join(body) + "\n"
-            if sections and sections[-1].code and kind in ("tags", "file", "sh"):
+            if sections and sections[-1].code and kind in ("tags", "python", "file", "sh"):
                 _add(sections[-1], kind, words, content)
         i += 1
     return [s for s in sections if s.code]
@@ -91,9 +93,19 @@ def _add(section: Section, kind: str, words: list[str], content: str) -> None:
     assert label in (None, *LABELS), f"{where}: ```{kind} {label}"
     if kind == "tags":
         section.rules[label] = content
+    elif kind == "python":
+        section.rules[label] = generated(content)
     else:
         assert label is not None, f"{where}: a ```sh block is `sh bad` or `sh good`"
         section.commands[label] = content.strip()
+
+
+def generated(source: str) -> str:
+    """The rule text a ```python block's expression makes (a file too big to show)."""
+    names = {"__builtins__": {}, "range": range, "str": str}
+    text = eval(compile(f"(\n{source}\n)", str(DOC), "eval"), names)
+    assert isinstance(text, str), source
+    return text
 
 
 SECTIONS = read_sections(TEXT)

@@ -99,10 +99,21 @@ def _big_data(root: Path) -> None:
         RULES
         + "related orders key customer_id\n"
         + "".join(
-            f"feature f{i} = sum(orders.amount where orders.amount > {i})\n" for i in range(40)
+            f"feature f{i} = sum(orders.amount where orders.amount > {i})\n" for i in range(200)
         )
     )
     (root / "rules.tags").write_text(rules, "utf-8")
+
+
+def _wait_for_cpu(pid: int, seconds: float) -> None:
+    """Until the process has used `seconds` of CPU: a load-independent "well under way"."""
+    tick = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        if (int(fields[11]) + int(fields[12])) / tick >= seconds:  # utime + stime
+            return
+        time.sleep(0.02)
 
 
 @pytest.mark.slow
@@ -119,7 +130,7 @@ def test_an_interrupted_run_leaves_the_previous_output_intact(tmp_path, how):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    time.sleep(1.0)  # past start-up (~0.7 s), well into reading and aggregating (~2 s)
+    _wait_for_cpu(proc.pid, seconds=1.0)  # past start-up (imports, the 200 rules)
     proc.send_signal(how)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode != 0, "the run finished before it was interrupted; make it bigger"

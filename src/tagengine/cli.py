@@ -22,6 +22,7 @@ from rich.console import Console
 
 import tagengine
 from tagengine import output
+from tagengine.csvfiles import CsvOptions, check_date_format, encoding_name
 from tagengine.diagnostics import (
     Diagnostic,
     TagEngineError,
@@ -133,6 +134,43 @@ AsOfOpt = Annotated[
 ]
 
 
+class BadRows(StrEnum):
+    fail = "fail"
+    skip = "skip"
+
+
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        metavar="NAME",
+        help="Encoding of CSV files, any Python codec: gbk, gb18030, big5, latin-1, utf-16, "
+        "... Default: the project's `encoding`, else utf-8.",
+        show_default=False,
+    ),
+]
+BadRowsOpt = Annotated[
+    BadRows | None,
+    typer.Option(
+        "--bad-rows",
+        help="Malformed CSV rows (wrong number of fields, unclosed quote): fail (an error "
+        "naming the lines) or skip (left out, counted in a warning). Default: the "
+        "project's `bad_rows`, else fail.",
+        show_default=False,
+    ),
+]
+DateFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date-format",
+        metavar="FORMAT",
+        help='How CSV text columns write dates, e.g. "%Y/%m/%d" or "%d.%m.%Y" (ISO dates '
+        "need none). Default: the project's `date_format`.",
+        show_default=False,
+    ),
+]
+
+
 _private: list[str] = []  # the project's `pii`: values of these never reach the terminal
 
 
@@ -202,6 +240,21 @@ def _project(path: Path | None, allow_outside: bool = False) -> Project:
         raise  # unreachable: _fail exits
 
 
+def _csv(
+    project: Project, encoding: str | None, bad_rows: BadRows | None, date_format: str | None
+) -> Project:
+    """The project with the command line's CSV settings, which win (usage error if bad)."""
+    try:
+        if encoding is not None:
+            encoding_name(encoding)
+        if date_format is not None:
+            check_date_format(date_format)
+    except ValueError as exc:
+        option = "--encoding" if encoding and "encoding" in str(exc) else "--date-format"
+        _usage(f"{option}: {exc}")
+    return project.with_csv(encoding, bad_rows.value if bad_rows else None, date_format)
+
+
 def _load(paths: list[Path] | None, project: Project, syntax_errors_fatal: bool = True) -> RuleSet:
     paths = paths or project.rule_paths()
     if not paths:
@@ -218,10 +271,26 @@ def _load(paths: list[Path] | None, project: Project, syntax_errors_fatal: bool 
 
 
 def _tables(rules: RuleSet, data: Path | None, table: list[str] | None, project: Project):
-    """Tables from the project file, then --data, then --table: later ones win."""
+    """Tables from the project file, then --data, then --table: later ones win. CSV files
+    are read with the project's (and command line's) CSV settings; rows skipped are
+    reported as warnings."""
     entity = rules.entity_table or "customers"
-    tables = tables_from(data, entity, _overrides(table), base=project.table_sources())
-    return declare(tables, project.column_types(), f"`{project.file}`")
+    warnings: list[str] = []
+    types, formats = project.column_types(), project.date_formats()
+    tables = tables_from(
+        data,
+        entity,
+        _overrides(table),
+        project.table_sources(),
+        project.csv_options(),
+        project.csv_table_options(),
+        types,
+        formats,
+        warnings,
+    )
+    for line in warnings:
+        err.print(f"[yellow]warning:[/yellow] {line}", markup=True)
+    return declare(tables, types, f"`{project.file}`", formats)
 
 
 def _has_data(data: Path | None, table: list[str] | None, project: Project) -> bool:
@@ -244,6 +313,9 @@ def run(
     allow_outside_paths: OutsideOpt = False,
     data: DataOpt = None,
     table: TableOpt = None,
+    encoding: EncodingOpt = None,
+    bad_rows: BadRowsOpt = None,
+    date_format: DateFormatOpt = None,
     as_of: AsOfOpt = None,
     layout: Annotated[
         Layout,
@@ -286,7 +358,7 @@ def run(
 
     Example: tagengine run rules/ --data data/ --as-of 2024-12-31 --out tags.parquet --engine duckdb
     """
-    project = _project(project_file, allow_outside_paths)
+    project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
     date = _parse_as_of(as_of, project)
     if streaming and engine is not Engine.polars:
         _usage("--streaming is an option of the polars engine")
@@ -298,8 +370,9 @@ def run(
     ruleset = _load(rules, project)
     started = time.perf_counter()
     try:
-        if engine is Engine.polars:
-            tables = _tables(ruleset, data, table, project)
+        csv_settings = project.csv_options() != CsvOptions() or project.csv
+        if engine is Engine.polars or csv_settings or project.date_formats():
+            tables = _tables(ruleset, data, table, project)  # CSV settings: read by Polars
         else:  # the engine reads the files itself
             from tagengine.engines import sources
 
@@ -333,6 +406,11 @@ def run(
             f"[yellow]warning:[/yellow] not written, as their values show private columns: "
             f"{', '.join(private)} (pass --include-pii to write them)"
         )
+    if df.height == 0:
+        err.print(
+            f"[yellow]warning:[/yellow] the entity table `{program.entity.table}` has no "
+            "rows: the output has none either"
+        )
     for table_name, n in result.unmatched_rows.items():
         if n:
             err.print(
@@ -358,6 +436,9 @@ def check(
     allow_outside_paths: OutsideOpt = False,
     data: DataOpt = None,
     table: TableOpt = None,
+    encoding: EncodingOpt = None,
+    bad_rows: BadRowsOpt = None,
+    date_format: DateFormatOpt = None,
     fmt: Annotated[
         CheckFormat,
         typer.Option("--format", "-f", help="human, json, or github (workflow annotations)."),
@@ -380,7 +461,7 @@ def check(
     """
     if schema_file is not None and (data or table):
         _usage("--schema replaces the data: give --schema, or --data/--table, not both")
-    project = _project(project_file, allow_outside_paths)
+    project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
     ruleset = _load(rules, project, syntax_errors_fatal=False)
     try:
         if schema_file is not None:
@@ -419,20 +500,28 @@ def schema_command(
     allow_outside_paths: OutsideOpt = False,
     data: DataOpt = None,
     table: TableOpt = None,
+    encoding: EncodingOpt = None,
+    bad_rows: BadRowsOpt = None,
+    date_format: DateFormatOpt = None,
 ) -> None:
     """Print the tables' column types as JSON, for `check --schema` where the data is not.
 
     Reads only the files' metadata. The rules (optional) name the entity table that a
     single --data file stands for. Example: tagengine schema --data data/ > schema.json
     """
-    project = _project(project_file, allow_outside_paths)
+    project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
     if not _has_data(data, table, project):
         _usage("name the data: --data, --table NAME=SOURCE, or the tables of tagengine.toml")
     ruleset = _load(rules, project, syntax_errors_fatal=False) if rules or project.rules else None
     entity = ruleset.entity_table if ruleset else project.entity.table if project.entity else None
     try:
         tables = tables_from(
-            data, entity or "customers", _overrides(table), project.table_sources()
+            data,
+            entity or "customers",
+            _overrides(table),
+            project.table_sources(),
+            project.csv_options(),
+            project.csv_table_options(),
         )
         schema = schema_of(tables)
     except TagEngineError as exc:
@@ -462,6 +551,9 @@ def compile_(
     allow_outside_paths: OutsideOpt = False,
     data: DataOpt = None,
     table: TableOpt = None,
+    encoding: EncodingOpt = None,
+    bad_rows: BadRowsOpt = None,
+    date_format: DateFormatOpt = None,
     as_of: AsOfOpt = None,
     schema_file: Annotated[
         Path | None,
@@ -481,7 +573,7 @@ def compile_(
     """
     if dialect is not None and to is not Target.sql:
         _usage("--dialect goes with --to sql")
-    project = _project(project_file, allow_outside_paths)
+    project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
     date = _parse_as_of(as_of, project)
     ruleset = _load(rules, project)
     if to is Target.sql:
@@ -569,6 +661,9 @@ def explain(
     allow_outside_paths: OutsideOpt = False,
     data: DataOpt = None,
     table: TableOpt = None,
+    encoding: EncodingOpt = None,
+    bad_rows: BadRowsOpt = None,
+    date_format: DateFormatOpt = None,
     as_of: AsOfOpt = None,
     fmt: Annotated[
         ExplainFormat,
@@ -595,7 +690,7 @@ def explain(
     names = [n.strip() for s in tags or [] for n in s.split(",") if n.strip()]
     if id_ is None and not names:
         _usage("say which customer (--id 42) or which rules over everyone (--tag NAME)")
-    project = _project(project_file, allow_outside_paths)
+    project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
     date = _parse_as_of(as_of, project)
     ruleset = _load(rules, project)
     if not _has_data(data, table, project):
@@ -632,6 +727,9 @@ def test_command(
     allow_outside_paths: OutsideOpt = False,
     data: DataOpt = None,
     table: TableOpt = None,
+    encoding: EncodingOpt = None,
+    bad_rows: BadRowsOpt = None,
+    date_format: DateFormatOpt = None,
     junit: Annotated[
         Path | None,
         typer.Option("--junit", metavar="FILE", help="Also write a JUnit XML report (for CI)."),
@@ -662,7 +760,7 @@ def test_command(
 
     if schema_file is not None and (data or table):
         _usage("--schema replaces the data: give --schema, or --data/--table, not both")
-    project = _project(project_file, allow_outside_paths)
+    project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
     ruleset = _load(rules, project)
     try:
         if schema_file is not None:

@@ -22,6 +22,13 @@ rule files hold only business logic.
 
     pii = ["phone", "email"]             # never printed; not written without --include-pii
 
+    encoding = "gbk"                     # CSV files (default utf-8); also --encoding
+    bad_rows = "skip"                    # malformed CSV rows: fail (default) or skip
+    date_format = "%Y/%m/%d"             # dates in CSV text columns; ISO needs none
+
+    [csv.orders]                         # the same three settings for one table
+    encoding = "utf-8"
+
 Relative paths are taken from the folder the project file is in.
 """
 
@@ -32,10 +39,12 @@ import glob
 import re
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from tagengine.csvfiles import CsvOptions, check_date_format, encoding_name
 from tagengine.diagnostics import TagEngineError, error
 from tagengine.schema import parse_type
 from tagengine.syntax import ast
@@ -58,6 +67,38 @@ class RelatedSpec(BaseModel):
     time: str | None = None
 
 
+class CsvSpec(BaseModel):
+    """How one table's CSV files are read; unset settings come from the top level."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    encoding: str | None = None
+    bad_rows: Literal["fail", "skip"] | None = None
+    date_format: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str | None) -> str | None:
+        return _known_encoding(value)
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, value: str | None) -> str | None:
+        return _date_format(value)
+
+
+def _known_encoding(value: str | None) -> str | None:
+    if value is not None:
+        encoding_name(value)  # ValueError for an encoding Python does not know
+    return value
+
+
+def _date_format(value: str | None) -> str | None:
+    if value is not None:
+        check_date_format(value)  # ValueError for a format without %Y, %m, %d ...
+    return value
+
+
 class Project(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -69,6 +110,10 @@ class Project(BaseModel):
     related: dict[str, RelatedSpec] = {}
     columns: dict[str, dict[str, str]] = {}  # table -> column -> declared type
     pii: list[str] = []  # private columns: `phone` (entity table) or `orders.card_no`
+    encoding: str | None = None  # CSV settings (docs/project.md, "Dirty data")
+    bad_rows: Literal["fail", "skip"] | None = None
+    date_format: str | None = None
+    csv: dict[str, CsvSpec] = {}  # table -> its own CSV settings
     root: Path = Path(".")
     file: str = FILE_NAME
 
@@ -76,6 +121,16 @@ class Project(BaseModel):
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str | None) -> str | None:
+        return _known_encoding(value)
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, value: str | None) -> str | None:
+        return _date_format(value)
 
     @field_validator("columns")
     @classmethod
@@ -95,6 +150,50 @@ class Project(BaseModel):
             for table, columns in self.columns.items()
         }
 
+    def date_formats(self) -> dict[str, dict[str, str]]:
+        """Declared date formats: table -> column -> format, from `date(%d.%m.%Y)`."""
+        out: dict[str, dict[str, str]] = {}
+        for table, columns in self.columns.items():
+            for column, text in columns.items():
+                if m := _DATE_WITH_FORMAT.fullmatch(text):
+                    out.setdefault(table, {})[column] = m.group(2)
+        return out
+
+    def csv_options(self, table: str | None = None) -> CsvOptions:
+        """How CSV files are read: `[csv.TABLE]`, then the top-level settings."""
+        spec = self.csv.get(table or "", CsvSpec())
+        return CsvOptions(
+            encoding=spec.encoding or self.encoding or "utf-8",
+            bad_rows=spec.bad_rows or self.bad_rows or "fail",
+            date_format=spec.date_format or self.date_format,
+        )
+
+    def csv_table_options(self) -> dict[str, CsvOptions]:
+        """The tables with settings of their own, `[csv.TABLE]`."""
+        return {table: self.csv_options(table) for table in self.csv}
+
+    def with_csv(
+        self,
+        encoding: str | None = None,
+        bad_rows: str | None = None,
+        date_format: str | None = None,
+    ) -> Project:
+        """The project with CSV settings from the command line, which win over the file's
+        (top level and `[csv.TABLE]` alike)."""
+        given = {
+            k: v
+            for k, v in {
+                "encoding": encoding,
+                "bad_rows": bad_rows,
+                "date_format": date_format,
+            }.items()
+            if v is not None
+        }
+        if not given:
+            return self
+        tables = {t: spec.model_copy(update=dict.fromkeys(given)) for t, spec in self.csv.items()}
+        return self.model_copy(update={**given, "csv": tables})
+
     def path(self, value: str) -> str:
         """`value` resolved against the project folder (URIs and absolute paths kept)."""
         if "://" in value or Path(value).is_absolute():
@@ -108,9 +207,16 @@ class Project(BaseModel):
         return [Path(self.path(r)) for r in self.rules]
 
 
+_DATE_WITH_FORMAT = re.compile(r"\s*(date|datetime)\((.+)\)\s*")
+
+
 def declared_type(text: str) -> pl.DataType:
     """A type as the project file declares it: the schema-file names, plus `decimal(S)`
-    (S places, as many digits as Polars allows) for money."""
+    (S places, as many digits as Polars allows) for money, and `date(FORMAT)` or
+    `datetime(FORMAT)` for dates written otherwise than ISO (`date(%d.%m.%Y)`)."""
+    if m := _DATE_WITH_FORMAT.fullmatch(text):
+        check_date_format(m.group(2))
+        return pl.Date() if m.group(1) == "date" else pl.Datetime("us")
     short = re.fullmatch(r"\s*decimal\(\s*(\d+)\s*\)\s*", text)
     if short:
         scale = int(short.group(1))
@@ -166,7 +272,8 @@ def load_project(path: Path | None, allow_outside: bool = False) -> Project:
                 "TE403",
                 f"`{path}`: {problems}",
                 None,
-                "keys: rules, as_of, output, pii, [tables], [entity], [related.T], [columns.T]",
+                "keys: rules, as_of, output, pii, encoding, bad_rows, date_format, [tables], "
+                "[entity], [related.T], [columns.T], [csv.T]",
             )
         ) from None
     if not allow_outside:

@@ -62,6 +62,9 @@ class RuleSet:
         """Every problem found, errors and warnings, sorted by place. `schema` maps table
         names to column dtypes (e.g. `{"customers": df.schema}`); without it, names that are
         not rules are taken to be columns and only the rules' own structure is checked."""
+        if any(d.code == "TE601" for d in self.parse_diagnostics):
+            # a file too big to read: what is missing from the rules says nothing more
+            return sorted(self.parse_diagnostics, key=sort_key)
         complete = not any(d.is_error for d in self.parse_diagnostics)
         program, diags = check_program(self.ast, schema, complete)
         diags = [*diags, *check_tests(self.ast, schema, program)]  # in-file `test` blocks
@@ -165,6 +168,32 @@ class RuleSet:
         program = self.compile(schema)
         return polars_backend.inline_expressions(program, as_of or dt.date.today())
 
+    def sql(
+        self,
+        schema: Schema | None,
+        as_of: dt.date | None = None,
+        dialect: str = "duckdb",
+        select: Sequence[str] | None = None,
+        tables: Mapping[str, str] | None = None,
+    ) -> str:
+        """The rule set as one SQL query in `dialect` (duckdb, spark, postgres, bigquery,
+        snowflake), reading the tables by their names (`tables` renames them, e.g.
+        `{"orders": "sales.fact_orders"}`). SQL needs the column types: give `schema`."""
+        from tagengine.backends import sql
+
+        if schema is None:
+            raise TagEngineError(
+                error(
+                    "TE511",
+                    "compiling to SQL needs the tables' column types",
+                    None,
+                    "give the data (--data, --table) or a schema file (--schema)",
+                )
+            )
+        program = self.compile(schema)
+        names = self._selected(program, select)
+        return sql.to_sql(program, as_of or dt.date.today(), dialect, names, tables, schema)
+
     def aggregations(
         self, schema: Schema | None = None, as_of: dt.date | None = None
     ) -> dict[str, list[pl.Expr]]:
@@ -224,13 +253,15 @@ def _check_keys(df: pl.DataFrame, key: str, table: str) -> None:
                 "every entity needs a key; drop or fix those rows",
             )
         )
-    dup = keys.filter(keys.is_duplicated()).unique().sort()
+    repeated = keys.is_duplicated()
+    dup = keys.filter(repeated).unique().sort()
     if len(dup):
         sample = ", ".join(str(v) for v in dup.head(5).to_list())
         raise TagEngineError(
             error(
                 "TE405",
-                f"{len(dup)} key value(s) of `{table}.{key}` appear more than once (e.g. {sample})",
+                f"{len(dup)} key value(s) of `{table}.{key}` appear more than once "
+                f"(e.g. {sample}), on {int(repeated.sum()):,} rows in all",
                 None,
                 "the entity table needs one row per key; deduplicate it",
             )
@@ -268,7 +299,16 @@ def load(source: str | Path | Sequence[str | Path]) -> RuleSet:
 def _is_path(source: str | Path) -> bool:
     if isinstance(source, Path):
         return True
-    return "\n" not in source and (Path(source).exists() or source.endswith(RULE_SUFFIX))
+    return "\n" not in source and (_exists(Path(source)) or source.endswith(RULE_SUFFIX))
+
+
+def _exists(path: Path, test: str = "exists") -> bool:
+    """`path.exists()` (or `is_dir`, `is_file`); False for a name no file can have (too
+    long, a NUL byte), where `pathlib` raises."""
+    try:
+        return getattr(path, test)()
+    except (OSError, ValueError):
+        return False
 
 
 def rule_files(paths: Sequence[str | Path]) -> list[Path]:
@@ -278,7 +318,7 @@ def rule_files(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def _rule_files(path: Path) -> list[Path]:
-    if path.is_dir():
+    if _exists(path, "is_dir"):
         files = sorted(path.rglob(f"*{RULE_SUFFIX}"))
         if not files:
             raise TagEngineError(
@@ -290,7 +330,7 @@ def _rule_files(path: Path) -> list[Path]:
                 )
             )
         return files
-    if not path.is_file():
+    if not _exists(path, "is_file"):
         raise TagEngineError(error("TE401", f"no such rule file: `{path}`", None, "check the path"))
     return [path]
 

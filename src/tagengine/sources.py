@@ -8,8 +8,9 @@ from pathlib import Path
 
 import polars as pl
 
-from tagengine import databases
-from tagengine.diagnostics import TagEngineError, error
+from tagengine import csvfiles, databases
+from tagengine.csvfiles import CsvOptions
+from tagengine.diagnostics import Diagnostic, TagEngineError, error
 
 FORMATS = {
     ".parquet": "parquet",
@@ -34,8 +35,19 @@ def is_source(text: str) -> bool:
     return databases.is_database(text) or file_format(text) is not None
 
 
-def scan(source: str | Path) -> pl.LazyFrame:
-    """A lazy scan of one file or glob; only the columns the rules use will be read."""
+def scan(
+    source: str | Path,
+    csv: CsvOptions | None = None,
+    table: str | None = None,
+    types: Mapping[str, pl.DataType] | None = None,
+    formats: Mapping[str, str] | None = None,
+    warnings: list[str] | None = None,
+) -> pl.LazyFrame:
+    """A lazy scan of one file or glob; only the columns the rules use will be read.
+
+    CSV files are checked and typed first (csvfiles.py): `csv` says how to read them,
+    `types` and `formats` are the table's declared column types and date formats, and
+    `warnings` receives a line for each file whose malformed rows were skipped."""
     text = str(source)
     if databases.is_database(text):
         return databases.scan(text)
@@ -62,10 +74,58 @@ def scan(source: str | Path) -> pl.LazyFrame:
         return pl.scan_parquet(text)
     if fmt == "csv":
         sep = "\t" if text.lower().endswith(".tsv") else ","
-        return pl.scan_csv(text, separator=sep, try_parse_dates=True, infer_schema_length=10_000)
+        files = sorted(globlib.glob(text)) if globlib.has_magic(text) else [text]
+        frames = [csvfiles.scan(f, csv, sep, table, types, formats, warnings) for f in files]
+        return frames[0] if len(frames) == 1 else _concat(frames, files, text)
     if fmt == "ndjson":
         return pl.scan_ndjson(text, infer_schema_length=10_000)
     return pl.scan_ipc(text)
+
+
+def _concat(frames: list[pl.LazyFrame], files: list[str], glob: str) -> pl.LazyFrame:
+    """The CSV files of one glob as one table. A column empty in some files takes the
+    others' type, whole numbers and decimals make decimals; any other difference (text
+    in one file, numbers in another) is an error naming both files."""
+    schemas = [frame.collect_schema() for frame in frames]
+    names = schemas[0].names()
+    for file, schema in zip(files[1:], schemas[1:], strict=True):
+        if schema.names() != names:
+            raise TagEngineError(
+                error(
+                    "TE402",
+                    f"the files of `{glob}` have different columns: `{files[0]}` has "
+                    f"{', '.join(names)}; `{file}` has {', '.join(schema.names())}",
+                    None,
+                    "give every file of the table the same header",
+                )
+            )
+    common: dict[str, pl.DataType] = {}
+    for name in names:
+        kinds = {s[name] for s in schemas} - {pl.Null()}
+        if len(kinds) <= 1:
+            common[name] = kinds.pop() if kinds else pl.Null()
+        elif all(k.is_numeric() for k in kinds):
+            common[name] = pl.Float64() if any(k.is_float() for k in kinds) else pl.Int64()
+        else:
+            first: dict[pl.DataType, str] = {}  # each kind -> the first file with it
+            for file, schema in zip(files, schemas, strict=True):
+                first.setdefault(schema[name], file)
+            a = next(k for k in first if k != pl.Null and not k.is_numeric())
+            b = next(k for k in first if k not in (pl.Null, a))
+            (a, file_a), (b, file_b) = sorted(
+                [(a, first[a]), (b, first[b])], key=lambda kf: files.index(kf[1])
+            )
+            raise TagEngineError(
+                error(
+                    "TE704",
+                    f"column `{name}` holds {csvfiles.kind_words(a)} in `{file_a}` but "
+                    f"{csvfiles.kind_words(b)} in `{file_b}` (files of `{glob}`)",
+                    None,
+                    "make the files agree, or declare the column's type in tagengine.toml, "
+                    f'e.g. [columns.TABLE] {name} = "string"',
+                )
+            )
+    return pl.concat([f.cast(common) for f in frames], how="vertical")
 
 
 def tables_from(
@@ -73,11 +133,29 @@ def tables_from(
     entity_table: str,
     overrides: Mapping[str, str] | None = None,
     base: Mapping[str, str] | None = None,
+    csv: CsvOptions | None = None,
+    csv_tables: Mapping[str, CsvOptions] | None = None,
+    types: Mapping[str, Mapping[str, pl.DataType]] | None = None,
+    formats: Mapping[str, Mapping[str, str]] | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, pl.LazyFrame]:
     """Tables by name: `base` (from the project file) first; a directory gives one table
     per file (named by its stem), a single file is the entity table; `overrides`
-    (NAME -> source) win over all."""
-    return {name: scan(src) for name, src in locate(data, entity_table, overrides, base).items()}
+    (NAME -> source) win over all. CSV files are read with `csv_tables[NAME]`, else
+    `csv`; `types` and `formats` (table -> column -> ...) are declared column types and
+    date formats, applied as CSV files are read (`declare` applies them to the rest)."""
+    found = locate(data, entity_table, overrides, base)
+    return {
+        name: scan(
+            src,
+            (csv_tables or {}).get(name, csv),
+            name,
+            (types or {}).get(name),
+            (formats or {}).get(name),
+            warnings,
+        )
+        for name, src in found.items()
+    }
 
 
 def locate(
@@ -139,6 +217,8 @@ def schema_of(tables: Mapping[str, pl.LazyFrame | pl.DataFrame]) -> dict[str, pl
         try:
             out[name] = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
         except (pl.exceptions.PolarsError, OSError) as exc:
+            if (explained := csvfiles.diagnose(exc)) is not None:
+                raise TagEngineError(explained) from None
             raise TagEngineError(
                 error(
                     "TE402",
@@ -159,10 +239,12 @@ def declare(
     tables: Mapping[str, pl.LazyFrame],
     types: Mapping[str, Mapping[str, pl.DataType]],
     origin: str = "the project file",
+    formats: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, pl.LazyFrame]:
     """The tables with declared column types applied, once, as they are read. A float
     declared `decimal(S)` is rounded to S places, half away from zero, and from then on
-    summed exactly (DESIGN §3.6)."""
+    summed exactly (DESIGN §3.6). Text declared a date is read with its format in
+    `formats` (table -> column -> e.g. `%d.%m.%Y`), else as an ISO date."""
     out = dict(tables)
     for table, columns in types.items():
         if table not in out:
@@ -183,14 +265,20 @@ def declare(
                         f"did you mean `{guess}`?" if guess else "check [columns." + table + "]",
                     )
                 )
-            casts.append(_converted(pl.col(column), schema[column], dtype))
+            fmt = (formats or {}).get(table, {}).get(column)
+            casts.append(_converted(pl.col(column), schema[column], dtype, fmt))
         out[table] = frame.with_columns(casts) if casts else frame
     return out
 
 
-def _converted(col: pl.Expr, have: pl.DataType, want: pl.DataType) -> pl.Expr:
+def _converted(
+    col: pl.Expr, have: pl.DataType, want: pl.DataType, fmt: str | None = None
+) -> pl.Expr:
     if have == want:
         return col
+    if have == pl.String and (want == pl.Date or isinstance(want, pl.Datetime)):
+        fmt = fmt or ("%Y-%m-%d" if want == pl.Date else "%Y-%m-%dT%H:%M:%S%.f")
+        return col.str.strip_chars().str.strptime(want, fmt, strict=True)
     if isinstance(want, pl.Decimal) and have.is_float():
         col = col.fill_nan(None).round(want.scale or 0, mode="half_away_from_zero")
     return col.cast(want, strict=True)
@@ -202,11 +290,16 @@ def collect(frames: list[pl.LazyFrame], engine: str = "auto") -> list[pl.DataFra
     try:
         return pl.collect_all(frames, engine=engine)  # type: ignore[arg-type]
     except pl.exceptions.PolarsError as exc:
-        raise TagEngineError(
-            error(
-                "TE402",
-                f"could not read or evaluate the data: {first_line(exc)}",
-                None,
-                "check the input files and their column types",
-            )
-        ) from None
+        if (explained := csvfiles.diagnose(exc)) is not None:
+            raise TagEngineError(explained) from None
+        raise TagEngineError(unreadable(exc)) from None
+
+
+def unreadable(exc: BaseException) -> Diagnostic:
+    """TE402 for a failure of any engine while reading or evaluating the data."""
+    return error(
+        "TE402",
+        f"could not read or evaluate the data: {first_line(exc)}",
+        None,
+        "check the input files and their column types",
+    )

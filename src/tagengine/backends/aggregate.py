@@ -85,7 +85,13 @@ def row_masks(
     window = masks[0] if masks else None
     if node.where is not None:
         # rows whose filter is unknown don't count
-        masks.append(compile_expr(node.where).cast(pl.Boolean).fill_null(False))
+        where = compile_expr(node.where).cast(pl.Boolean).fill_null(False)
+        if not any(isinstance(c, ir.RelatedColumn) for c in ir.walk(node.where)):
+            # a constant filter, spread over the rows (not `pl.repeat(True, pl.len())`:
+            # Polars 2.1 reads garbage after filter + sort_by with it in a group_by)
+            key = pl.col(related.key)
+            where = (key.is_null() | key.is_not_null()) & where
+        masks.append(where)
     mask = None
     for m in masks:
         mask = m if mask is None else mask & m
@@ -122,13 +128,18 @@ def aggregation(
         return ordered.first() if func == "first" else ordered.last()
     if mask is not None:
         value = value.filter(mask)
+    kind = node.value.type.kind
     if func == "sum":
-        return value.sum()
+        if kind == "int":  # in 128 bits, then back: beyond int64 an error, never wrapped
+            return value.cast(pl.Int128).sum().cast(pl.Int64, strict=True)
+        return value.sum()  # a float's NaN (inf - inf) is made missing after the join
     if func == "avg":
         # the exact total (whole numbers, decimals) divided once: the same bits whatever
         # the engine, thread count or row order (DESIGN §3.6); a mean would not be
         n = value.count()
-        return pl.when(n > 0).then(value.sum().cast(pl.Float64) / n.cast(pl.Float64))
+        total = value.cast(pl.Int128).sum() if kind == "int" else value.sum()
+        mean = total.cast(pl.Float64) / n.cast(pl.Float64)
+        return pl.when(n > 0).then(mean.fill_nan(None))
     if func == "min":
         return value.min()
     if func == "max":

@@ -82,8 +82,11 @@ class ExprCompiler:
                 test = self.in_list(x, values)
                 return ~test if negated else test
             case ir.Between(operand=x, low=lo, high=hi, negated=negated):
-                xe, loe = self._aligned(x, lo)
-                xe, hie = self._aligned(x, hi)
+                # each part compiled once: an expression used twice doubles at every level
+                # of nesting (see _nan_to_null)
+                xe, loe, hie = self.expr(x), self.expr(lo), self.expr(hi)
+                if {"date", "datetime"} <= {x.type.kind, lo.type.kind, hi.type.kind}:
+                    xe, loe, hie = (p.cast(pl.Datetime("us")) for p in (xe, loe, hie))
                 test = xe.is_between(loe, hie, closed="both")
                 return ~test if negated else test
             case ir.IsMissing(operand=x, negated=negated):
@@ -104,16 +107,20 @@ class ExprCompiler:
                 return pl.col(self.aggregates[ir.fingerprint(e)])  # over everyone, earlier
             case ir.Ranking(func=func, operand=x, buckets=n, descending=desc):
                 xe = self.expr(x)
+                if not any(isinstance(n, _PER_ROW) for n in ir.walk(x)):
+                    xe = pl.repeat(xe, pl.len())  # a constant ranks every row (all tie)
                 if func in ("ntile", "qcut"):
                     return getattr(ranking, func)(xe, n, desc)
                 return getattr(ranking, func)(xe, desc)
             case ir.Case(branches=branches, otherwise=other):
-                (c0, v0), *rest = branches
-                chain = pl.when(self.typed(c0, pl.Boolean)).then(pl.lit(v0.value, pl.String))
-                for cond, value in rest:
-                    cond_expr = self.typed(cond, pl.Boolean)
-                    chain = chain.when(cond_expr).then(pl.lit(value.value, pl.String))
-                return chain.otherwise(pl.lit(other.value if other else None, pl.String))
+                # the first true branch wins: each branch gives its value or missing, and
+                # coalesce takes the first given (Polars plans a when/then/when... chain in
+                # time quadratic in its length: minutes for 1,000 branches)
+                picks = [
+                    pl.when(self.typed(cond, pl.Boolean)).then(pl.lit(value.value, pl.String))
+                    for cond, value in branches
+                ]
+                return pl.coalesce([*picks, pl.lit(other.value if other else None, pl.String)])
         raise AssertionError(f"no Polars translation for {type(e).__name__}")
 
     # ---- helpers -----------------------------------------------------------
@@ -124,25 +131,43 @@ class ExprCompiler:
         out = self.expr(e)
         return out.cast(dtype) if e.type.kind == "unknown" else out
 
-    def _aligned(self, a: ir.Expr, b: ir.Expr) -> tuple[pl.Expr, pl.Expr]:
+    def _aligned(
+        self, a: ir.Expr, b: ir.Expr, compile: Callable[[ir.Expr], pl.Expr] | None = None
+    ) -> tuple[pl.Expr, pl.Expr]:
         """Both sides in a type Polars compares directly (a date with a datetime)."""
-        ea, eb = self.expr(a), self.expr(b)
+        compile = compile or self.expr
+        ea, eb = compile(a), compile(b)
         if {a.type.kind, b.type.kind} == {"date", "datetime"}:
             ea, eb = ea.cast(pl.Datetime("us")), eb.cast(pl.Datetime("us"))
         return ea, eb
 
-    def arith(self, e: ir.Arith) -> pl.Expr:
+    def arith(self, e: ir.Arith, nan: bool = True) -> pl.Expr:
+        """`nan=False`: a float NaN is left as it is (for an operand of float arithmetic:
+        NaN in, NaN out, so it is made missing once, at the end of the chain)."""
         a, b, op = e.left, e.right, e.op
+        float_chain = e.type.kind == "float"
+
+        def operand(x: ir.Expr) -> pl.Expr:
+            chained = float_chain and isinstance(x, ir.Arith)
+            return self.arith(x, nan=False) if chained else self.expr(x)
+
         if isinstance(b, ir.DurationLit) and a.type.temporal:
             sign = "-" if op == "-" else ""
             return self.expr(a).dt.offset_by(f"{sign}{b.amount}{_UNIT_CODES[b.unit]}")
         if isinstance(a, ir.DurationLit) and b.type.temporal:
             return self.expr(b).dt.offset_by(f"{a.amount}{_UNIT_CODES[a.unit]}")
-        ea, eb = self._aligned(a, b)
+        ea, eb = self._aligned(a, b, operand)
         if op == "/":
             ea, eb = ea.cast(pl.Float64), eb.cast(pl.Float64)
-            return pl.when(eb != 0).then(ea / eb)  # by zero: missing (DESIGN §3.2)
-        return {"+": ea + eb, "-": ea - eb, "*": ea * eb}[op]
+            # by zero: missing (DESIGN §3.2); inf / inf is NaN, missing too. `eb` is used
+            # once (not `when(eb != 0).then(ea / eb)`: see _nan_to_null)
+            quotient = ea / eb.replace(0, None)
+            return _nan_to_null(quotient) if nan else quotient
+        if op == "*" and a.type.kind == b.type.kind == "decimal":
+            # exact, at the product's scale (Polars would round it to the larger scale)
+            ea = ea.cast(pl.Decimal(38, (a.type.scale or 0) + (b.type.scale or 0)))
+        out = {"+": ea + eb, "-": ea - eb, "*": ea * eb}[op]
+        return _nan_to_null(out) if float_chain and nan else out  # inf - inf: missing
 
     def in_list(self, x: ir.Expr, values: tuple[ir.Literal, ...]) -> pl.Expr:
         xe = self.expr(x)
@@ -155,14 +180,15 @@ class ExprCompiler:
             dtype, items = pl.Float64(), [float(v) for v in items]  # type: ignore[arg-type]
         elif "datetime" in kinds:
             dtype = pl.Datetime("us")
+            items = [_as_datetime(v) for v in items]  # a date in the list: its midnight
         elif x.type.kind == "date":
             dtype = pl.Date()
         elif x.type.kind == "bool":
             dtype = pl.Boolean()
         else:
             dtype = pl.String()
-        test = xe.cast(dtype).is_in(pl.Series(items, dtype=dtype).implode())
-        return pl.when(xe.is_null()).then(pl.lit(None, pl.Boolean)).otherwise(test)
+        test = xe.cast(dtype).is_in(pl.Series(items, dtype=dtype).implode(), nulls_equal=False)
+        return test  # missing for a missing x (nulls_equal=False); x used once
 
     def call(self, e: ir.Call) -> pl.Expr:
         f = e.func
@@ -198,10 +224,26 @@ class ExprCompiler:
         raise AssertionError(f"no Polars translation for function {f}")
 
 
+_PER_ROW = (ir.Column, ir.RuleRef, ir.Aggregate, ir.Ranking)  # what makes a value vary
+
 _ARG_DTYPES: dict[str, pl.DataType] = {
     **dict.fromkeys(("lower", "upper", "trim", "length"), pl.String()),
     **dict.fromkeys(("days_between", "year", "quarter", "month", "day", "weekday"), pl.Date()),
 }
+
+
+def _nan_to_null(x: pl.Expr) -> pl.Expr:
+    """`x` with NaN as missing. Not `x.fill_nan(None)`: Polars expands that into a
+    when/then reading `x` twice, so nested arithmetic (`a + b + c + ...`) would double in
+    size with each operator: seconds for 10 terms, hours for 20. (`replace` is slow to
+    plan when nested, hence once per chain of arithmetic: see `ExprCompiler.arith`.)"""
+    return x.replace(float("nan"), None)
+
+
+def _as_datetime(v: object) -> object:
+    if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+        return dt.datetime.combine(v, dt.time())
+    return v
 
 
 def literal(e: ir.Literal) -> pl.Expr:
@@ -301,7 +343,7 @@ def rule_frame(
             how="left",
         )
         zero = [
-            pl.col(c).fill_null(0)
+            _undefined_missing(pl.col(c).fill_null(0), group.nodes[fp])
             for fp, c in group.columns.items()
             if group.nodes[fp].func in aggregate.ZERO_WHEN_EMPTY
         ]
@@ -314,6 +356,13 @@ def rule_frame(
     for level in levels(rules):
         lf = lf.with_columns([compiler.rule(r) for r in level])
     return lf, compiler
+
+
+def _undefined_missing(col: pl.Expr, node: ir.Aggregate) -> pl.Expr:
+    """A float sum of +inf and -inf is NaN: missing, as NaN always is (DESIGN §3.2), and
+    not the 0 of a sum over no rows."""
+    float_sum = node.func == "sum" and node.value is not None and node.value.type.kind == "float"
+    return col.fill_nan(None) if float_sum else col
 
 
 def _grouped(
@@ -334,8 +383,8 @@ def _grouped(
         aggregate.aggregation(node, rel, time_dtype, compiler.expr, as_of).alias(group.columns[fp])
         for fp, node in group.nodes.items()
     ]
-    if schema[rel.key] != key_dtype:
-        rows = rows.with_columns(pl.col(rel.key).cast(key_dtype))
+    if schema[rel.key] != key_dtype:  # an empty entity table's key is all-missing: Null
+        rows = rows.with_columns(pl.col(rel.key).cast(key_dtype, strict=key_dtype != pl.Null))
     return rows.group_by(rel.key).agg([*aggs, pl.len().alias(group.rows_column)])
 
 

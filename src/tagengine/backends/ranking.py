@@ -126,7 +126,13 @@ def qcut(x: pl.Expr, n: int, descending: bool = False) -> pl.Expr:
     _check_n(n)
     if n == 1:  # one bin, nothing to compute
         return pl.when(x.is_not_null()).then(pl.lit(1, pl.Int64))
-    xf = x.cast(pl.Float64)
+    # `x` is read once, and the bins computed on that one copy: an expression used
+    # three times would triple at every level of qcut(qcut(qcut(...))).
+    return _whole_column(x.cast(pl.Float64), _bins(pl.element(), n, descending))
+
+
+def _bins(xf: pl.Expr, n: int, descending: bool) -> pl.Expr:
+    """qcut's bins of the whole column `xf` (Float64, `pl.element()` in list.eval)."""
     # The edge arithmetic runs inside list.eval on one imploded sorted copy: the
     # streaming engine does no CSE, so a frame-level expression re-sorts x for
     # every reference, and in-memory CSE mishandles non-frame-length pieces.
@@ -140,4 +146,4 @@ def qcut(x: pl.Expr, n: int, descending: bool = False) -> pl.Expr:
     else:
         # right-closed bins: 1 + the number of splits strictly below v
         below_or_above = split_values.search_sorted(xf, side="left")
-    return pl.when(x.is_not_null()).then(below_or_above.cast(pl.Int64) + 1)
+    return pl.when(xf.is_not_null()).then(below_or_above.cast(pl.Int64) + 1)

@@ -45,6 +45,11 @@ class Precision:
         return None
 
     def warnings(self, rule: ir.Rule) -> list[Diagnostic]:
+        """TE306 for `rule`. Called on the rules in dependency order, each rule's source is
+        known before a rule using it asks: the recursion never follows a chain of rules."""
+        if rule.name not in self._memo:
+            self._memo[rule.name] = None  # cycles are reported elsewhere
+            self._memo[rule.name] = self.source(rule.expr)
         out: list[Diagnostic] = []
         seen: set[tuple] = set()
         for node in ir.walk(rule.expr):

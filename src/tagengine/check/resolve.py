@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from graphlib import CycleError, TopologicalSorter
 
-from tagengine import ir
+from tagengine import ir, limits
 from tagengine.check import lint
 from tagengine.check.types import RelatedInfo, Typer, comparable
-from tagengine.diagnostics import Diagnostic, error, warning
+from tagengine.diagnostics import Diagnostic, error, suggestion_budget, warning
 from tagengine.schema import Schema, column_types
 from tagengine.syntax import ast
 
@@ -20,6 +20,15 @@ def check(
 ) -> tuple[ir.Program | None, list[Diagnostic]]:
     """Resolve and type `program` against `schema` (None: no data known, names are columns).
     `complete` is False when some statements did not parse: then no rule is reported unused."""
+    if (too_many := limits.rules_problem(program.rules)) is not None:
+        return None, [too_many]
+    with suggestion_budget():  # "did you mean" takes seconds at most, whatever the file
+        return _check(program, schema, complete)
+
+
+def _check(
+    program: ast.Program, schema: Schema | None, complete: bool
+) -> tuple[ir.Program | None, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     entity = _entity(program, diags)
     rules = _unique_rules(program.rules, diags)
@@ -61,8 +70,11 @@ def check(
                     )
                 )
 
-    deps = {r.name: _names_used(r) & set(rules) for r in rules.values()}
+    names = set(rules)
+    deps = {r.name: _names_used(r) & names for r in rules.values()}
     order = _order(rules, deps, diags)
+    if (too_deep := limits.chain_problem(order, deps, rules)) is not None:
+        diags.append(too_deep)
 
     rule_types: dict[str, ir.Type] = {}
     visible = dict.fromkeys(rules, ir.UNKNOWN)  # every rule's type, known once it is typed

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from tagengine import ir
 from tagengine.check.types import comparable, literal_type
-from tagengine.diagnostics import Diagnostic, did_you_mean, error
+from tagengine.diagnostics import Diagnostic, did_you_mean, error, suggestion_budget
 from tagengine.schema import Schema, column_types
 from tagengine.syntax import ast
 
@@ -85,6 +85,13 @@ def check_tests(
     """Every problem in every test block of `program`."""
     if not program.tests:
         return []
+    with suggestion_budget():
+        return _check_tests(program, schema, typed)
+
+
+def _check_tests(
+    program: ast.Program, schema: Schema | None, typed: ir.Program | None
+) -> list[Diagnostic]:
     ctx = context(program, schema, typed)
     diags: list[Diagnostic] = []
     seen: dict[str, ast.Test] = {}

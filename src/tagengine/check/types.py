@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from tagengine import ir
+from tagengine import ir, limits
 from tagengine.check.functions import KNOWN, RANKING, SCALAR, Signature
 from tagengine.diagnostics import Diagnostic, did_you_mean, error
 from tagengine.syntax import ast
@@ -367,11 +367,18 @@ class Typer:
     def text_test(self, node: ast.TextTest) -> ir.Expr:
         x = self.expr(node.operand)
         if x.type.kind not in ("string", "unknown"):
+            hint = "compare numbers and dates with `==`, `<`, `between`, ..."
+            if isinstance(x, ir.Column | ir.RelatedColumn) and x.type.numeric:
+                table = x.table if isinstance(x, ir.RelatedColumn) else self.table
+                hint = (  # phone numbers, zip codes: digits that CSV reads as a number
+                    f"if `{x.name}` holds codes such as phone numbers, read it as text: "
+                    f'declare [columns.{table}] {x.name} = "string" in tagengine.toml'
+                )
             self.fail(
                 "TE201",
                 f"`{node.op}` works on text, but this is a {x.type}",
                 node.operand.span,
-                "compare numbers and dates with `==`, `<`, `between`, ...",
+                hint,
             )
         pattern = node.pattern
         if not (isinstance(pattern, ast.Literal) and isinstance(pattern.value, str)):
@@ -452,12 +459,13 @@ class Typer:
             and not (
                 isinstance(args[1], ir.Literal)
                 and type(args[1].value) is int
-                and args[1].value >= 0
+                and 0 <= args[1].value <= limits.MAX_ROUND_DIGITS
             )
         ):
             self.fail(
                 "TE204",
-                "the decimals of `round` must be a fixed whole number, 0 or more",
+                "the decimals of `round` must be a fixed whole number "
+                f"from 0 to {limits.MAX_ROUND_DIGITS}",
                 args[1].span,
                 "e.g. `round(x, 2)`",
             )
@@ -602,10 +610,15 @@ class Typer:
         buckets = None
         if takes_n:
             n = args[1]
-            if not (isinstance(n, ir.Literal) and type(n.value) is int and n.value >= 1):
+            if not (
+                isinstance(n, ir.Literal)
+                and type(n.value) is int
+                and 1 <= n.value <= limits.MAX_BUCKETS
+            ):
                 self.fail(
                     "TE204",
-                    f"the number of buckets of `{func}` must be a whole number of at least 1",
+                    f"the number of buckets of `{func}` must be a whole number "
+                    f"from 1 to {limits.MAX_BUCKETS:,}",
                     n.span,
                     f"e.g. `{func}(x, 5)`",
                 )

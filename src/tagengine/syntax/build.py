@@ -9,12 +9,14 @@ from decimal import Decimal
 from lark import Token, Transformer, v_args
 from lark.tree import Meta as LarkMeta
 
+from tagengine import limits
 from tagengine.syntax import ast
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 _UNITS = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
 _DATE_HINT = "dates are written YYYY-MM-DD and must exist, e.g. 2024-02-29"
+_LONGEST = "10,000 years (120,000 months, 521,775 weeks, 3,652,425 days)"
 
 
 def unquote(token: str) -> str:
@@ -27,6 +29,11 @@ def unquote(token: str) -> str:
         return _ESCAPES.get(esc, "\\" + esc)
 
     return _ESCAPE_RE.sub(repl, token[1:-1])
+
+
+def _shown(text: str) -> str:
+    """A number as a message quotes it: the start of it, if it is very long."""
+    return text if len(text) <= 30 else text[:20] + "…"
 
 
 def parse_number(text: str) -> int | Decimal:
@@ -236,7 +243,7 @@ class Builder(Transformer):
         return _Where(cond)
 
     def window_last(self, meta, amount, unit):
-        number = parse_number(str(amount))
+        number = self._duration_amount(amount, unit, self._span(meta))
         if not isinstance(number, int) or number < 1:
             self.problems.append(
                 (
@@ -268,7 +275,43 @@ class Builder(Transformer):
         return ast.Window(span, start=dates[0], end=dates[1])
 
     def number(self, meta, tok):
-        return ast.Literal(self._span(meta), parse_number(str(tok)), str(tok))
+        span = self._span(meta)
+        return ast.Literal(span, self._number(tok, span), str(tok))
+
+    def _number(self, tok: Token, span: ast.Span) -> int | Decimal:
+        """The value of a number; a whole number past 64 bits is reported, and read as 0
+        (converting thousands of digits would not even end well)."""
+        text = str(tok)
+        digits = text.replace("_", "").lstrip("0")
+        if (
+            "." in text
+            or len(digits) < 19
+            or (len(digits) == 19 and int(digits) <= limits.MAX_WHOLE)
+        ):
+            return parse_number(text)
+        self.problems.append(
+            (
+                f"`{_shown(text)}` is too large: whole numbers go up to {limits.MAX_WHOLE:,}",
+                span,
+                "for a larger value, write it with a decimal point: `1" + "0" * 19 + ".0`",
+            )
+        )
+        return 0
+
+    def _duration_amount(self, tok: Token, unit: Token, span: ast.Span) -> int | Decimal:
+        """The number of a duration or window, at most 10,000 years' worth."""
+        number = self._number(tok, span)
+        longest = limits.MAX_DURATION[_UNITS.get(str(unit), str(unit))]
+        if number > longest:
+            self.problems.append(
+                (
+                    f"`{_shown(str(tok))} {unit}` is too long",
+                    span,
+                    f"a duration is at most {_LONGEST}",
+                )
+            )
+            return longest
+        return number
 
     def string(self, meta, tok):
         return ast.Literal(self._span(meta), unquote(str(tok)), str(tok))
@@ -309,7 +352,7 @@ class Builder(Transformer):
         return ast.Literal(self._span(meta), False, "false")
 
     def duration(self, meta, amount, unit):
-        number = parse_number(str(amount))
+        number = self._duration_amount(amount, unit, self._span(meta))
         if not isinstance(number, int):
             self.problems.append(
                 (

@@ -103,6 +103,7 @@ def format_source(text: str, file: str = "<rules>") -> Formatted:
 def format_text(text: str, file: str = "<rules>") -> str:
     """The canonical layout of rule text. Raises `TagEngineError` with the diagnostics when
     the text does not parse (it is never half-formatted)."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark: read as nothing, and dropped
     program, comments = parse_with_comments(text, file)
     return Formatter(text, comments).program(program)
 

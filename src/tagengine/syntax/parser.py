@@ -14,6 +14,7 @@ from importlib import resources
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from tagengine import limits
 from tagengine.diagnostics import Diagnostic, error
 from tagengine.syntax import ast
 from tagengine.syntax.build import Builder
@@ -61,18 +62,27 @@ def _lark() -> Lark:
 
 def parse(text: str, file: str = "<rules>") -> tuple[ast.Program, list[Diagnostic]]:
     """Parse one file. Returns the AST of every statement that parsed, and the errors."""
+    if (too_big := limits.source_problem(text, file)) is not None:
+        return ast.Program(), [too_big]
     diagnostics: list[Diagnostic] = []
-    work = text
+    work = " " + text[1:] if text.startswith("\ufeff") else text  # a byte-order mark
     tree = None
+    read = 0  # characters parsed so far: a huge file is not read 50 times over
     while tree is None:
         try:
+            read += len(work)
             tree = _lark().parse(work)
         except UnexpectedInput as exc:
             diagnostics.append(_describe(exc, work, file))
             blanked = _blank_statement(work, _error_offset(exc, work))
-            if blanked == work or len(diagnostics) >= MAX_SYNTAX_ERRORS:
+            if (
+                blanked == work
+                or len(diagnostics) >= MAX_SYNTAX_ERRORS
+                or read > limits.MAX_REPARSED_CHARS
+            ):
                 return ast.Program(), diagnostics
             work = blanked
+    diagnostics += limits.prune(tree, file)  # before anything recursive walks the tree
     builder = Builder(file)
     program = builder.transform(tree)
     diagnostics += [
@@ -145,7 +155,7 @@ def _describe(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
         return _missing_when(text, token, span, statement)
     hint = _hint(found, token, expected, prev)
     if found == "=" and token.line == token.end_line:  # the line as it should be
-        line = text.splitlines()[token.line - 1]
+        line = text.split("\n")[token.line - 1]
         fixed = (line[: token.column - 1] + "==" + line[token.end_column - 1 :]).strip()
         hint = f"to compare, write `==`: `{fixed}`"
     if hint is None:
@@ -156,7 +166,7 @@ def _describe(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
 
 def _missing_when(text: str, token: Token, span: ast.Span, statement: str | None) -> Diagnostic:
     """`tag high_value spend > 5000`: the commonest slip, told with the line as it should be."""
-    line = text.splitlines()[token.line - 1]
+    line = text.split("\n")[token.line - 1]
     before, after = line[: token.column - 1].strip(), line[token.column - 1 :].strip()
     if str(token) == "=" and statement == "tag":
         fixed = f"{before} when {after[1:].strip()}"
@@ -209,9 +219,8 @@ def _previous_token(text: str, exc: UnexpectedInput) -> str | None:
     if not stack:
         return None
     last = stack[-1]
-    if isinstance(last, Tree):  # e.g. the `name` just read: its last token
-        tokens = list(last.scan_values(lambda v: isinstance(v, Token)))
-        return str(tokens[-1]) if tokens else None
+    while isinstance(last, Tree) and last.children:  # e.g. the `name` just read: its last
+        last = last.children[-1]  # token (a loop: the tree may be deeper than the stack)
     return str(last) if isinstance(last, Token) else None
 
 
