@@ -1,5 +1,6 @@
 """DESIGN §3.6: the same data, rules and as_of give byte-identical output files, whatever
-the engine (in memory, streaming) and the thread count — on data made so that float
+the engine (Polars in memory, streaming; DuckDB through the SQL backend) and the thread
+count — on data made so that float
 sums differ by summation order, with values on thresholds and ties in the rankings."""
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ def _data(folder: Path, customers: int = 3000, per_customer: int = 40) -> None:
     (folder / "tagengine.toml").write_text(PROJECT, "utf-8")
 
 
-def _run(folder: Path, out: str, threads: int, streaming: bool) -> bytes:
+def _run(folder: Path, out: str, threads: int, streaming: bool, engine: str = "polars") -> bytes:
     env = {**os.environ, "POLARS_MAX_THREADS": str(threads)}
-    cmd = [sys.executable, "-m", "tagengine", "run", "-q", "--out", out]
+    cmd = [sys.executable, "-m", "tagengine", "run", "-q", "--out", out, "--engine", engine]
     if streaming:
         cmd.append("--streaming")
     done = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
@@ -104,6 +105,8 @@ def test_byte_identical_output_on_every_engine_and_thread_count(tmp_path):
     for threads, streaming in [(1, False), (2, False), (4, False), (1, True), (2, True), (8, True)]:
         name = f"tags-{threads}-{'streaming' if streaming else 'memory'}.parquet"
         digests[name] = hashlib.sha256(_run(tmp_path, name, threads, streaming)).hexdigest()
+    duckdb = _run(tmp_path, "tags-duckdb.parquet", 2, False, engine="duckdb")  # SQL backend
+    digests["tags-duckdb.parquet"] = hashlib.sha256(duckdb).hexdigest()
     assert len(set(digests.values())) == 1, digests
     df = pl.read_parquet(tmp_path / "tags-1-memory.parquet")
     assert df.schema["spend"] == pl.Decimal(38, 2)  # the declared type is kept
