@@ -300,8 +300,9 @@ class Builder(Transformer):
 
     def _duration_amount(self, tok: Token, unit: Token, span: ast.Span) -> int | Decimal:
         """The number of a duration or window, at most 10,000 years' worth."""
-        number = self._number(tok, span)
         longest = limits.MAX_DURATION[_UNITS.get(str(unit), str(unit))]
+        whole = str(tok).replace("_", "").split(".")[0].lstrip("0")
+        number = self._number(tok, span) if len(whole) <= len(str(longest)) else longest + 1
         if number > longest:
             self.problems.append(
                 (
