@@ -40,7 +40,7 @@ SCHEMA = {
         "order_id": pl.Int64,
         "customer_id": pl.Int64,
         "order_date": pl.Date,
-        "amount": pl.Float64,
+        "amount": pl.Decimal(12, 2),
         "category": pl.String,
         "channel": pl.String,
         "returned": pl.Boolean,

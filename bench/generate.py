@@ -203,7 +203,8 @@ def orders_chunk(
     rng: np.random.Generator, first_id: int, cust_idx: np.ndarray, day: np.ndarray
 ) -> pl.DataFrame:
     m = len(day)
-    # Log-normal amounts (median ~150, long right tail), in cents.
+    # Log-normal amounts (median ~150, long right tail), to the cent: stored as
+    # decimal(12,2), as a warehouse's NUMERIC column arrives, so every engine sums exactly.
     amount = np.round(np.maximum(rng.lognormal(np.log(150.0), 1.0, size=m), 1.0), 2)
     amount[rng.random(m) < AMOUNT_NULL_RATE] = np.nan
     return pl.DataFrame(
@@ -211,7 +212,9 @@ def orders_chunk(
             "order_id": np.arange(first_id + 1, first_id + m + 1, dtype=np.int64),
             "customer_id": cust_idx + 1,
             "order_date": pl.Series(day, dtype=pl.Int32).cast(pl.Date),
-            "amount": pl.Series(amount).fill_nan(None),  # a missing amount is null, not NaN
+            # a missing amount is null; the float -> decimal cast of a value already
+            # rounded to the cent is exact
+            "amount": pl.Series(amount).fill_nan(None).cast(pl.Decimal(12, 2)),
             "category": labels(list(CATEGORIES), pick(rng, CATEGORIES.values(), m)),
             "channel": labels(list(CHANNELS), pick(rng, CHANNELS.values(), m)),
             "returned": rng.random(m) < 0.07,

@@ -23,7 +23,7 @@ def evaluate(data_dir: Path, as_of: dt.date) -> pl.DataFrame:
     stats = order_stats(orders, as_of)
     profile = (
         customers.join(stats, on="customer_id", how="left")
-        .with_columns(pl.col(COUNTS).fill_null(0), pl.col(SUMS).fill_null(0.0))
+        .with_columns(pl.col(COUNTS).fill_null(0), pl.col(SUMS).fill_null(0))
         .sort("customer_id")  # ntile breaks ties by row order, so key order first
     )
     return profile.pipe(add_rules, as_of).select(OUTPUT).collect()

@@ -178,16 +178,22 @@ def quiet_run(
     return best
 
 
-def summarize(runs: list[Measured], impls: list[str]) -> list[dict]:
+def summarize(runs: list[Measured], impls: list[str], max_others: float) -> list[dict]:
+    """Per implementation: figures over all runs, and the median over the quiet runs
+    (others used at most `max_others` of the CPUs), which a busy machine skews least."""
     rows = []
     for impl in impls:
         mine = [r for r in runs if r.impl == impl]
         others = [r.others for r in mine if r.others is not None]
+        quiet = [r.wall for r in mine if (r.others or 0.0) <= max_others]
         rows.append(
             {
                 "impl": impl,
                 "median_s": statistics.median(r.wall for r in mine),
                 "min_s": min(r.wall for r in mine),
+                "quiet_median_s": statistics.median(quiet) if quiet else None,
+                "quiet_runs": len(quiet),
+                "runs": len(mine),
                 "process_s": statistics.median(r.process for r in mine),
                 "cpu_s": statistics.median(r.cpu for r in mine),
                 "peak_rss_mib": max(r.rss_mib for r in mine),
@@ -198,7 +204,10 @@ def summarize(runs: list[Measured], impls: list[str]) -> list[dict]:
     base = next((r for r in rows if r["impl"] == BASELINE), None)
     for row in rows:
         row["wall_ratio"] = row["median_s"] / base["median_s"] if base else None
+        row["cpu_ratio"] = row["cpu_s"] / base["cpu_s"] if base else None
         row["rss_ratio"] = row["peak_rss_mib"] / base["peak_rss_mib"] if base else None
+        both = base and row["quiet_median_s"] and base["quiet_median_s"]
+        row["quiet_ratio"] = row["quiet_median_s"] / base["quiet_median_s"] if both else None
     return rows
 
 
@@ -285,15 +294,19 @@ def ratio(value: float | None) -> str:
 
 def table(rows: list[dict]) -> str:
     head = (
-        "| impl | median s | min s | process s | CPU s | peak RSS MiB "
-        f"| wall / {BASELINE} | RSS / {BASELINE} | others |"
+        "| impl | median s | min s | quiet median s (runs) | process s | CPU s "
+        f"| peak RSS MiB | wall / {BASELINE} | quiet / {BASELINE} | CPU / {BASELINE} "
+        f"| RSS / {BASELINE} | others |"
     )
-    lines = [head, "|" + " --- |" * 9]
+    lines = [head, "|" + " --- |" * 12]
     for r in rows:
+        quiet = "-" if r["quiet_median_s"] is None else f"{r['quiet_median_s']:.2f}"
         lines.append(
-            f"| {r['impl']} | {r['median_s']:.2f} | {r['min_s']:.2f} | {r['process_s']:.2f} "
+            f"| {r['impl']} | {r['median_s']:.2f} | {r['min_s']:.2f} "
+            f"| {quiet} ({r['quiet_runs']}/{r['runs']}) | {r['process_s']:.2f} "
             f"| {r['cpu_s']:.2f} | {r['peak_rss_mib']:.0f} | {ratio(r['wall_ratio'])} "
-            f"| {ratio(r['rss_ratio'])} | {pct(r['others'])} |"
+            f"| {ratio(r['quiet_ratio'])} | {ratio(r['cpu_ratio'])} | {ratio(r['rss_ratio'])} "
+            f"| {pct(r['others'])} |"
         )
     return "\n".join(lines)
 
@@ -334,12 +347,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-going", action="store_true", help="time the implementations even if one differs"
     )
+    parser.add_argument(
+        "--report", type=Path, metavar="JSON", help="only print the tables of a --json file"
+    )
     parser.add_argument("--skip-extras", action="store_true", help="no compile/explain timings")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report:
+        print_report(json.loads(args.report.read_text(encoding="utf-8")), args.max_others)
+        return 0
     impls = [REFERENCE, *[i for i in args.impl if i != REFERENCE]]
     report: dict = {"size": args.size, "as_of": args.as_of.isoformat(), "repeat": args.repeat}
     report["machine"] = machine()
@@ -360,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"timing ({args.repeat} rounds, fresh process per run):", flush=True)
     runs = time_all(impls, data, args.as_of, args.repeat, args.idle_wait, args.max_others)
     report["runs"] = [asdict(r) for r in runs]
-    report["summary"] = summarize(runs, impls)
+    report["summary"] = summarize(runs, impls, args.max_others)
     print(table(report["summary"]))
 
     if not args.skip_extras:
@@ -384,6 +403,20 @@ def explain_line(figures: dict) -> str:
         f"median {figures['median_s']:.2f} s, min {figures['min_s']:.2f} s, "
         f"peak RSS {figures['peak_rss_mib']:.0f} MiB"
     )
+
+
+def print_report(report: dict, max_others: float) -> None:
+    """The tables of a saved run, re-summarized (e.g. with another --max-others)."""
+    runs = [Measured(**r) for r in report["runs"]]
+    impls = list(dict.fromkeys(r.impl for r in runs))
+    print(f"size {report['size']}, {report['repeat']} rounds, machine {report['machine']}")
+    for name, outcome in report.get("verification", {}).items():
+        print(f"  {name:20s} {outcome['summary']}")
+    print(table(summarize(runs, impls, max_others)))
+    if "compile" in report:
+        print(compile_table(report["compile"]))
+    if "explain" in report:
+        print(explain_line(report["explain"]))
 
 
 def write_json(path: Path | None, report: dict) -> None:

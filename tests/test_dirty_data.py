@@ -687,3 +687,14 @@ def test_garbage_never_gives_a_traceback(tmp_path, content):
     code, output, _ = run(tmp_path, "--data", "customers.csv")
     assert code in (0, 1), output
     assert "Traceback" not in output and "internal error" not in output
+
+
+def test_repeated_keys_far_apart_in_an_unsorted_table_are_found():
+    # the check compares neighbours of the key-sorted result: the sort must bring the
+    # repeats together wherever they stood in the input
+    rules = tagengine.load("entity customer table customers key customer_id\ntag a when x > 0\n")
+    ids = [9, *range(100, 200), 9, 3]
+    with pytest.raises(tagengine.TagEngineError) as info:
+        rules.evaluate({"customers": pl.DataFrame({"customer_id": ids, "x": range(len(ids))})})
+    assert info.value.diagnostics[0].code == "TE405"
+    assert "(e.g. 9), on 2 rows" in info.value.diagnostics[0].message

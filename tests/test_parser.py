@@ -148,3 +148,53 @@ def test_many_errors_are_capped():
     source = "\n".join("tag a when x = 1" for _ in range(200))
     _, diags = parse(source, "f.tags")
     assert 1 < len(diags) <= 50
+
+
+# ---- the parser-table cache --------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_parser(monkeypatch, tmp_path):
+    """The parser built anew with its cache in tmp_path; rebuilt normally afterwards."""
+    from tagengine.syntax import parser as parser_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("TAGENGINE_NO_PARSER_CACHE", raising=False)
+    parser_module._lark.cache_clear()
+    yield parser_module, tmp_path / "tagengine"
+    parser_module._lark.cache_clear()
+
+
+RULE = "entity customer table customers key customer_id\ntag adult when age >= 18\n"
+
+
+def test_parser_tables_are_cached_in_the_users_cache_folder(fresh_parser):
+    parser_module, folder = fresh_parser
+    parser_module._lark()
+    (cached,) = folder.glob("parser-*.lark")
+    assert cached.stat().st_size > 0
+    parser_module._lark.cache_clear()
+    program, diagnostics = parser_module.parse(RULE)  # from the file this time
+    assert not diagnostics and [s.name for s in program.statements][-1] == "adult"
+
+
+def test_a_broken_parser_cache_is_rebuilt(fresh_parser):
+    parser_module, folder = fresh_parser
+    parser_module._lark()
+    (cached,) = folder.glob("parser-*.lark")
+    cached.write_bytes(cached.read_bytes()[:100])  # cut short, as by a crash mid-write
+    parser_module._lark.cache_clear()
+    program, diagnostics = parser_module.parse(RULE)
+    assert not diagnostics and len(program.statements) == 2
+    assert cached.stat().st_size > 100  # written again
+
+
+def test_no_parser_cache_when_its_folder_cannot_be_made(fresh_parser, monkeypatch):
+    parser_module, folder = fresh_parser
+    folder.parent.joinpath("blocker").write_text("a file, not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder.parent / "blocker"))
+    assert parser_module._parser_cache() is None
+    program, diagnostics = parser_module.parse(RULE)
+    assert not diagnostics and len(program.statements) == 2
+    monkeypatch.setenv("TAGENGINE_NO_PARSER_CACHE", "1")
+    assert parser_module._parser_cache() is None
