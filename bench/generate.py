@@ -1,6 +1,6 @@
 """Seeded retail benchmark data: `bench/data/<size>/customers.parquet` and `orders.parquet`.
 
-    python bench/generate.py --size 1m          # tiny | 1m | 5m
+    python bench/generate.py --size 1m          # tiny | 1m | 5m | 20m
 
 Sizes are numbers of customers; orders average about ten per customer, skewed: some
 customers never order, most order a handful of times, a small tail orders hundreds of
@@ -26,7 +26,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 AS_OF = dt.date(2024, 12, 31)
-SIZES = {"tiny": 2_000, "1m": 1_000_000, "5m": 5_000_000}
+SIZES = {"tiny": 2_000, "1m": 1_000_000, "5m": 5_000_000, "20m": 20_000_000}
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SEED = 20241231
 

@@ -333,13 +333,31 @@ def run(
             show_default=False,
         ),
     ] = None,
-    streaming: Annotated[bool, typer.Option(help="Use Polars' streaming engine.")] = False,
+    streaming: Annotated[
+        bool,
+        typer.Option(
+            "--streaming",
+            help="Data larger than memory: insist on Polars' streaming engine (Polars 2's "
+            "default already) and aggregate related tables in passes of at most 50 million "
+            "rows, so that memory grows with the customers, not the orders.",
+        ),
+    ] = False,
+    passes: Annotated[
+        int | None,
+        typer.Option(
+            "--passes",
+            min=1,
+            help="Aggregate each related table in this many passes over slices of the "
+            "customers (polars engine): less memory, one more read per pass.",
+            show_default=False,
+        ),
+    ] = None,
     engine: Annotated[
         Engine,
         typer.Option(
             "--engine",
             "-e",
-            help="polars (in memory; --streaming for data larger than memory), duckdb (the "
+            help="polars (Polars' own engine, which streams the files), duckdb (the "
             "rules as SQL in embedded DuckDB, reading the files itself) or spark (Spark SQL "
             "in local mode; needs pyspark and Java 17). Same output from each; see "
             "docs/scale.md.",
@@ -362,6 +380,8 @@ def run(
     date = _parse_as_of(as_of, project)
     if streaming and engine is not Engine.polars:
         _usage("--streaming is an option of the polars engine")
+    if passes is not None and engine is not Engine.polars:
+        _usage("--passes is an option of the polars engine")
     if out_path is None:
         if project.output is None:
             _usage("--out is needed (or `output` in tagengine.toml)")
@@ -386,7 +406,12 @@ def run(
             )
         with err.status("evaluating…", spinner="dots") if err.is_terminal else _null():
             result = ruleset.run(
-                tables, as_of=date, select=names or None, streaming=streaming, engine=engine
+                tables,
+                as_of=date,
+                select=names or None,
+                streaming=streaming,
+                engine=engine,
+                passes=passes,
             )
         df, program = result.table, result.program
         key = program.entity.key

@@ -94,12 +94,14 @@ class RuleSet:
         select: Sequence[str] | None = None,
         streaming: bool = False,
         engine: str = "polars",
+        passes: int | None = None,
     ) -> pl.DataFrame:
         """One row per entity, sorted by its key; one column per rule (or per `select`ed
         rule). `as_of` defaults to today (DESIGN §3.3). `engine`: polars, or duckdb or
         spark to run the rules as SQL (tables may then also be paths: files, globs,
-        FILE.duckdb#TABLE; see docs/scale.md); every engine gives the same frame."""
-        return self.run(tables, as_of, select, streaming, engine).table
+        FILE.duckdb#TABLE; see docs/scale.md); every engine gives the same frame. `passes`:
+        see `run`."""
+        return self.run(tables, as_of, select, streaming, engine, passes).table
 
     def run(
         self,
@@ -108,18 +110,33 @@ class RuleSet:
         select: Sequence[str] | None = None,
         streaming: bool = False,
         engine: str = "polars",
+        passes: int | None = None,
     ) -> RunResult:
         """`evaluate`, plus what a report needs: the as_of used, the typed program, and per
-        related table how many of its rows (visible at as_of) match no entity."""
+        related table how many of its rows (visible at as_of) match no entity.
+
+        `passes`: aggregate each related table in that many passes over slices of the keys,
+        which bounds the memory it takes (polars engine; default 1, and with `streaming`
+        one pass per ROWS_PER_PASS rows of the largest related table)."""
         as_of = as_of or dt.date.today()
         if engine != "polars":
             from tagengine import engines
 
             return engines.run(self, tables, as_of, select, engine)
         program, names, lazy = self._prepare(tables, select)
-        main = polars_backend.plan(program, lazy, as_of, names, row_counts=True)
-        totals = polars_backend.related_rows(program, lazy, as_of)
         engine = "streaming" if streaming else "auto"
+        if passes is None:
+            passes = _passes_for(program, lazy) if streaming else 1
+        main = polars_backend.plan(
+            program,
+            lazy,
+            as_of,
+            names,
+            row_counts=True,
+            passes=passes,
+            collect=lambda frame: collect([frame], engine)[0],
+        )
+        totals = polars_backend.related_rows(program, lazy, as_of)
         df, *counts = collect([main, *totals.values()], engine)
         _check_keys(df, program.entity.key, program.entity.table)
         unmatched = {}
@@ -239,6 +256,19 @@ def _lazy(frame: pl.DataFrame | pl.LazyFrame | str | Path) -> pl.LazyFrame:
     if isinstance(frame, str | Path):
         return scan(frame)
     return frame.lazy() if isinstance(frame, pl.DataFrame) else frame
+
+
+ROWS_PER_PASS = 50_000_000  # related rows per aggregation pass when streaming
+
+
+def _passes_for(program: ir.Program, lazy: Mapping[str, pl.LazyFrame]) -> int:
+    """Passes enough that none aggregates more than ROWS_PER_PASS related rows (for
+    Parquet the row counts come from the files' footers)."""
+    related = [lazy[r.name].select(pl.len()) for r in program.related if r.name in lazy]
+    if not related:
+        return 1
+    rows = max(int(df.item()) for df in collect(related, "streaming"))
+    return max(1, -(-rows // ROWS_PER_PASS))
 
 
 def _check_keys(df: pl.DataFrame, key: str, table: str) -> None:

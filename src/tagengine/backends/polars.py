@@ -298,15 +298,19 @@ def plan(
     as_of: dt.date,
     select: list[str] | None = None,
     row_counts: bool = False,
+    passes: int = 1,
+    collect: Callable[[pl.LazyFrame], pl.DataFrame] | None = None,
 ) -> pl.LazyFrame:
     """One lazy query: read only the used columns, aggregate each related table in one
     group_by joined once, sort by key, then add the rules level by level.
 
     With `row_counts`, each related table's matched row count stays in the output as
-    `__<table>__rows` (for reporting rows whose key matches no entity)."""
+    `__<table>__rows` (for reporting rows whose key matches no entity). With `passes` > 1
+    each related table is aggregated now, by `collect`, in that many passes: see
+    `aggregated`."""
     wanted = program.closure(select) if select else {r.name for r in program.rules}
     rules = [r for r in program.rules if r.name in wanted]
-    lf, compiler = rule_frame(program, tables, as_of, rules)
+    lf, compiler = rule_frame(program, tables, as_of, rules, passes=passes, collect=collect)
     outputs = [n for n in program.outputs if n in (set(select) if select else wanted)]
     extra = [
         pl.col(f"__{t.name}__rows").fill_null(0)
@@ -323,6 +327,8 @@ def rule_frame(
     rules: list[ir.Rule],
     precomputed: pl.LazyFrame | None = None,
     precomputed_columns: Mapping[tuple, str] | None = None,
+    passes: int = 1,
+    collect: Callable[[pl.LazyFrame], pl.DataFrame] | None = None,
 ) -> tuple[pl.LazyFrame, ExprCompiler]:
     """The entity's used columns, its aggregates and `rules` (in dependency order) as
     columns, sorted by key; and the compiler that refers to those columns.
@@ -336,8 +342,9 @@ def rule_frame(
     key_dtype = lf.collect_schema()[key]
     columns: dict[tuple, str] = dict(precomputed_columns or {})
     for group in aggregate.collect(program, rules):
+        frame = tables[group.related.name]
         lf = lf.join(
-            _grouped(group, tables[group.related.name], key_dtype, as_of),
+            aggregated(group, frame, key_dtype, as_of, passes, collect),
             left_on=key,
             right_on=group.related.key,
             how="left",
@@ -363,6 +370,30 @@ def _undefined_missing(col: pl.Expr, node: ir.Aggregate) -> pl.Expr:
     not the 0 of a sum over no rows."""
     float_sum = node.func == "sum" and node.value is not None and node.value.type.kind == "float"
     return col.fill_nan(None) if float_sum else col
+
+
+def aggregated(
+    group: aggregate.TableAggregates,
+    frame: pl.LazyFrame,
+    key_dtype: pl.DataType,
+    as_of: dt.date,
+    passes: int = 1,
+    collect: Callable[[pl.LazyFrame], pl.DataFrame] | None = None,
+) -> pl.LazyFrame:
+    """One related table's aggregates per key. In one pass this is a lazy group_by. In
+    `passes` > 1 it is computed now, one slice of the keys (by hash) after the other:
+    Polars' streaming group_by buffers its input rows for keys it sees rarely, so its
+    memory grows with the related table's rows; in slices only a slice's rows are held at
+    a time, and what remains grows with the number of customers (bench/RESULTS.md). A
+    key's rows all fall in one slice, so every aggregate is the same as in one pass."""
+    if passes <= 1 or collect is None:
+        return _grouped(group, frame, key_dtype, as_of)
+    key = pl.col(group.related.key)
+    parts = [
+        collect(_grouped(group, frame.filter(key.hash(0) % passes == i), key_dtype, as_of))
+        for i in range(passes)
+    ]
+    return pl.concat(parts).lazy()
 
 
 def _grouped(
