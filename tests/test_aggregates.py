@@ -398,3 +398,28 @@ feature k = count_distinct(orders.channel) over last 30 days
     from polars.testing import assert_frame_equal
 
     assert_frame_equal(got, expected, check_dtypes=False)
+
+
+@pytest.mark.parametrize(
+    ("amount", "unit", "start"),
+    [
+        (90, "days", dt.date(2023, 12, 1)),
+        (2, "weeks", dt.date(2024, 2, 15)),
+        (1, "months", dt.date(2024, 1, 29)),
+        (1, "years", dt.date(2023, 2, 28)),  # 29 February clamps to the 28th
+    ],
+)
+def test_window_start_is_a_date_literal_with_polars_calendar(amount, unit, start):
+    from tagengine.backends.aggregate import window_start
+
+    expr = window_start(dt.date(2024, 2, 29), amount, unit)
+    assert "offset_by" not in str(expr)  # worked out once, not on every batch of rows
+    assert pl.select(expr).item() == start
+
+
+def test_a_window_reaching_before_year_one_still_works():
+    from tagengine.backends.aggregate import window_start
+
+    expr = window_start(dt.date(2024, 2, 29), 10_000, "years")
+    rows = pl.DataFrame({"d": [dt.date(1, 1, 1)]}).select(after=pl.col("d") > expr)
+    assert rows["after"].to_list() == [True]

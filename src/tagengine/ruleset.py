@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -14,11 +15,13 @@ from tagengine.backends import polars as polars_backend
 from tagengine.check.resolve import check as check_program
 from tagengine.check.tests import check_tests
 from tagengine.diagnostics import Diagnostic, TagEngineError, error, sort_key
-from tagengine.explain.model import CustomerExplanation, PopulationExplanation
 from tagengine.schema import Schema
 from tagengine.sources import collect, scan, schema_of
 from tagengine.syntax import ast
 from tagengine.syntax.parser import parse
+
+if TYPE_CHECKING:  # explain (pydantic models) is imported when first used: 70 ms a start
+    from tagengine.explain.model import CustomerExplanation, PopulationExplanation
 
 RULE_SUFFIX = ".tags"
 Tables = Mapping[str, pl.DataFrame | pl.LazyFrame | str | Path]  # a path: a file, glob, ...
