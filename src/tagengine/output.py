@@ -14,6 +14,8 @@ from tagengine import databases
 from tagengine.diagnostics import TagEngineError, error
 from tagengine.sources import file_format
 
+ROW_GROUP_ROWS = 262_144  # Polars' default for one chunk; fixed, whatever the chunks
+
 
 def write(df: pl.DataFrame, path: str | Path, metadata: Mapping[str, str] | None = None) -> None:
     """Write `df` to `path` (format from the extension) through a temporary file + rename.
@@ -44,14 +46,16 @@ def write(df: pl.DataFrame, path: str | Path, metadata: Mapping[str, str] | None
     meta = dict(metadata or {})
 
     def write_table(tmp: Path) -> None:
+        # The same rows give the same bytes (DESIGN §3.6) however the engine happened to
+        # chunk them: Parquet row groups of a fixed size, Arrow in one record batch.
         if fmt == "parquet":
-            df.write_parquet(tmp, metadata=meta or None)
+            df.write_parquet(tmp, metadata=meta or None, row_group_size=ROW_GROUP_ROWS)
         elif fmt == "csv":
             df.write_csv(tmp, separator="\t" if path.suffix.lower() == ".tsv" else ",")
         elif fmt == "ndjson":
             df.write_ndjson(tmp)
         else:
-            df.write_ipc(tmp)
+            df.rechunk().write_ipc(tmp)
 
     atomic_write(path, write_table)
     if meta and fmt != "parquet":

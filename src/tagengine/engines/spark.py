@@ -30,6 +30,10 @@ _CONFIG = {
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # the whole result comes back to this process: Spark's default 1 GiB heap fails on a
+    # million customers with decimal columns (TE402, "o56.getResult")
+    "spark.driver.memory": "4g",
+    "spark.driver.maxResultSize": "0",  # no cap: the result is the output file
 }
 
 
