@@ -41,16 +41,8 @@ import tagengine_impl
 import tagengine
 
 
-def hand_plan(data: Path, as_of: dt.date, stats=hand.order_stats, rules=hand.add_rules):
-    customers = pl.scan_parquet(data / "customers.parquet")
-    orders = pl.scan_parquet(data / "orders.parquet")
-    return (
-        customers.join(stats(orders, as_of), on="customer_id", how="left")
-        .with_columns(pl.col(hand.COUNTS).fill_null(0), pl.col(hand.SUMS).fill_null(0))
-        .sort("customer_id")
-        .pipe(rules, as_of)
-        .select(hand.OUTPUT)
-    )
+def hand_plan(data: Path, as_of: dt.date, stats=None, rules=None) -> pl.LazyFrame:
+    return hand.plan(data, as_of, stats, rules)
 
 
 def as_float(orders: pl.LazyFrame) -> pl.LazyFrame:

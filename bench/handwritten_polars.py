@@ -16,17 +16,22 @@ COUNTS = ["orders_90d", "orders_365d", "categories_365d", "returned_365d", "onli
 SUMS = ["spend_90d", "spend_365d"]
 
 
-def evaluate(data_dir: Path, as_of: dt.date) -> pl.DataFrame:
+def evaluate(data_dir: Path, as_of: dt.date, engine: str = "auto") -> pl.DataFrame:
+    return plan(data_dir, as_of).collect(engine=engine)  # type: ignore[arg-type]
+
+
+def plan(data_dir: Path, as_of: dt.date, stats=None, rules=None) -> pl.LazyFrame:
+    """The whole query; `stats` and `rules` replace order_stats and add_rules (for the
+    ablations of bench/experiments.py)."""
     data_dir = Path(data_dir)
     customers = pl.scan_parquet(data_dir / "customers.parquet")
     orders = pl.scan_parquet(data_dir / "orders.parquet")
-    stats = order_stats(orders, as_of)
     profile = (
-        customers.join(stats, on="customer_id", how="left")
+        customers.join((stats or order_stats)(orders, as_of), on="customer_id", how="left")
         .with_columns(pl.col(COUNTS).fill_null(0), pl.col(SUMS).fill_null(0))
         .sort("customer_id")  # ntile breaks ties by row order, so key order first
     )
-    return profile.pipe(add_rules, as_of).select(OUTPUT).collect()
+    return profile.pipe(rules or add_rules, as_of).select(OUTPUT)
 
 
 def order_stats(orders: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:

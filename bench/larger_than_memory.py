@@ -141,16 +141,7 @@ def hand_written(data: Path, as_of: dt.date, engine: str, out: Path) -> None:
     """In the child: bench/handwritten_polars.py's plan on one Polars engine."""
     import handwritten_polars as hand
 
-    customers = pl.scan_parquet(data / "customers.parquet")
-    orders = pl.scan_parquet(data / "orders.parquet")
-    plan = (
-        customers.join(hand.order_stats(orders, as_of), on="customer_id", how="left")
-        .with_columns(pl.col(hand.COUNTS).fill_null(0), pl.col(hand.SUMS).fill_null(0))
-        .sort("customer_id")
-        .pipe(hand.add_rules, as_of)
-        .select(hand.OUTPUT)
-    )
-    plan.collect(engine=engine).write_parquet(out)  # type: ignore[arg-type]
+    hand.evaluate(data, as_of, engine).write_parquet(out)
 
 
 def runs(data: Path, as_of: dt.date, out: Path) -> dict[str, list[str]]:

@@ -85,3 +85,28 @@ def test_verify_reports_float_cells_equal_but_for_the_last_bits():
     assert outcome.equal and outcome.last_bits == {"avg_order_value": 1}
     far = expected.with_columns(avg_order_value=pl.Series([0.31, 5.0]))
     assert verify.compare(expected, far).differing == {"avg_order_value": 1}
+
+
+def test_larger_than_memory_script_runs_and_reports(tmp_path):
+    out = tmp_path / "ltm.json"
+    args = ["--size", "tiny", "--only", "tagengine --", "hand-written, streaming"]
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "larger_than_memory.py"), *args, "--json", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(out.read_text())
+    assert report["input"]["orders"]["rows"] > 10_000
+    runs = {r["name"]: r for r in report["runs"]}
+    assert set(runs) == {"tagengine --streaming", "hand-written, streaming engine"}
+    assert all(r["outcome"] == "ok" and r["peak_rss_mib"] > 0 for r in runs.values())
+
+
+def test_engines_script_finds_the_same_file_on_each_engine():
+    args = ["--size", "tiny", "--repeat", "1", "--engines", "polars", "streaming", "duckdb"]
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "engines.py"), *args], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "outputs: byte-identical" in done.stdout
