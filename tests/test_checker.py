@@ -154,3 +154,18 @@ def test_types_inferred_from_schema(rules, kind):
 
 def test_date_and_datetime_compare():
     assert codes("tag a when seen > signup and seen < 2025-01-01", SCHEMA) == []
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "tag recent when signup_date + 1 days > as_of",
+        "tag old when as_of - signup_date > 30 days",
+        "tag soon when 7 days + signup_date >= as_of",
+    ],
+)
+def test_date_arithmetic_on_a_column_of_unknown_type_is_not_an_error(rule):
+    # without a schema `signup_date` may be a date: nothing to report until it is known
+    assert codes(rule + "\n") == []
+    assert codes(rule + "\n", {"customer_id": pl.Int64, "signup_date": pl.Date}) == []
+    assert "TE201" in codes(rule + "\n", {"customer_id": pl.Int64, "signup_date": pl.Int64})

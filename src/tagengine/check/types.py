@@ -326,7 +326,15 @@ class Typer:
         ka, kb = a.type.kind, b.type.kind
         result: ir.Type | None = None
         if "unknown" in (ka, kb):
-            result = ir.FLOAT if op == "/" else (b.type if ka == "unknown" else a.type)
+            known = b.type if ka == "unknown" else a.type
+            if op == "/":
+                result = ir.FLOAT
+            elif known.temporal or known.kind == "duration":
+                # date ± duration is a date, date - date and duration ± duration are
+                # durations: which one, the unknown side decides
+                result = ir.UNKNOWN
+            else:
+                result = known
         elif a.type.numeric and b.type.numeric:
             result = _numeric_result(op, a.type, b.type)
         elif op in "+-" and a.type.temporal and kb == "duration":
