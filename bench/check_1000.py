@@ -17,35 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-import polars as pl
-
 import tagengine
+from tagengine.example_data import CUSTOMERS_SCHEMA, ORDERS_SCHEMA
 
-SCHEMA = {
-    "customers": {
-        "customer_id": pl.Int64,
-        "name": pl.String,
-        "gender": pl.String,
-        "age": pl.Int32,
-        "city": pl.String,
-        "signup_date": pl.Date,
-        "member_level": pl.String,
-        "email": pl.String,
-        "phone": pl.String,
-        "opt_in_sms": pl.Boolean,
-        "credit_score": pl.Float64,
-        "churn_model_score": pl.Float64,
-    },
-    "orders": {
-        "order_id": pl.Int64,
-        "customer_id": pl.Int64,
-        "order_date": pl.Date,
-        "amount": pl.Decimal(12, 2),
-        "category": pl.String,
-        "channel": pl.String,
-        "returned": pl.Boolean,
-    },
-}
+# the bundled example data's tables, which the generated rules are written against
+SCHEMA = {"customers": CUSTOMERS_SCHEMA, "orders": ORDERS_SCHEMA}
 
 HEADER = """\
 entity customer table customers key customer_id

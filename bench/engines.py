@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
+from larger_than_memory import MemoryCage, measure  # noqa: E402
 
 FLAGS = {
     "polars": [],
@@ -36,15 +34,10 @@ def run_once(engine: str, data: Path, out: Path) -> tuple[float, float, str]:
     tagengine = str(Path(sys.executable).with_name("tagengine"))
     argv = [tagengine, "run", str(HERE / "workload.tags"), "--data", str(data)]
     argv += ["--as-of", generate.AS_OF.isoformat(), "--out", str(out), "-q", *FLAGS[engine]]
-    started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"{engine}: exit code {child.returncode}; run {' '.join(argv)}")
-    digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    return wall, usage.ru_maxrss / 1024, digest
+    run = measure(engine, argv, MemoryCage(None), "none")
+    if run.outcome != "ok":
+        raise SystemExit(f"{engine}: {run.outcome}; run {' '.join(argv)}")
+    return run.wall_s, run.peak_rss_mib, hashlib.sha256(out.read_bytes()).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

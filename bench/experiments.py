@@ -55,29 +55,14 @@ def stats_float(orders: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
 
 
 def stats_offset_by(orders: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
-    """hand.order_stats with tagengine's window starts: an offset_by on the as_of literal,
-    left for the engine to evaluate, instead of a date computed in Python."""
-    date, amount, kept = pl.col("order_date"), pl.col("amount"), ~pl.col("returned")
-    start = pl.lit(as_of, pl.Date).dt
-    in90, in365 = date > start.offset_by("-90d"), date > start.offset_by("-365d")
-    return (
-        orders.filter(date <= as_of)
-        .group_by("customer_id")
-        .agg(
-            spend_90d=amount.filter(in90 & kept).sum(),
-            spend_365d=amount.filter(in365 & kept).sum(),
-            orders_90d=in90.sum().cast(pl.Int64),
-            orders_365d=in365.sum().cast(pl.Int64),
-            first_order=date.min(),
-            last_order=date.max(),
-            avg_order_value=amount.filter(in365 & kept).mean(),
-            max_order_365d=amount.filter(in365).max(),
-            categories_365d=pl.col("category").filter(in365).drop_nulls().n_unique(),
-            returned_365d=(in365 & pl.col("returned")).sum(),
-            online_365d=(in365 & (pl.col("channel") != "store")).sum(),
-        )
-        .with_columns(pl.col("categories_365d", "returned_365d", "online_365d").cast(pl.Int64))
-    )
+    """hand.order_stats with window starts as an offset_by on the as_of literal, left for
+    the engine to evaluate, instead of a date computed in Python (tagengine before
+    window_start became a literal)."""
+
+    def start(day: dt.date, days: int) -> pl.Expr:
+        return pl.lit(day, pl.Date).dt.offset_by(f"-{days}d")
+
+    return hand.order_stats(orders, as_of, window_start=start)
 
 
 def one_expression_ntile(x: pl.Expr, n: int, descending: bool = False) -> pl.Expr:

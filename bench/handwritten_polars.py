@@ -34,11 +34,14 @@ def plan(data_dir: Path, as_of: dt.date, stats=None, rules=None) -> pl.LazyFrame
     return profile.pipe(rules or add_rules, as_of).select(OUTPUT)
 
 
-def order_stats(orders: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
-    """All per-customer aggregates in one pass; orders after as_of never enter."""
+def order_stats(orders: pl.LazyFrame, as_of: dt.date, window_start=None) -> pl.LazyFrame:
+    """All per-customer aggregates in one pass; orders after as_of never enter.
+    `window_start(as_of, days)` replaces the window starts computed here (for the
+    ablations of bench/experiments.py)."""
+    start = window_start or (lambda day, days: day - dt.timedelta(days=days))
     date, amount = pl.col("order_date"), pl.col("amount")
-    in90 = date > as_of - dt.timedelta(days=90)
-    in365 = date > as_of - dt.timedelta(days=365)
+    in90 = date > start(as_of, 90)
+    in365 = date > start(as_of, 365)
     kept = ~pl.col("returned")
     return (
         orders.filter(date <= as_of)

@@ -99,7 +99,10 @@ def _date_format(value: str | None) -> str | None:
     return value
 
 
-class Project(BaseModel):
+class Project(CsvSpec):
+    """The project file. Its top-level CSV settings (`encoding`, `bad_rows`,
+    `date_format`, from CsvSpec, checked the same way) apply to every table."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rules: list[str] = []
@@ -110,10 +113,7 @@ class Project(BaseModel):
     related: dict[str, RelatedSpec] = {}
     columns: dict[str, dict[str, str]] = {}  # table -> column -> declared type
     pii: list[str] = []  # private columns: `phone` (entity table) or `orders.card_no`
-    encoding: str | None = None  # CSV settings (docs/project.md, "Dirty data")
-    bad_rows: Literal["fail", "skip"] | None = None
-    date_format: str | None = None
-    csv: dict[str, CsvSpec] = {}  # table -> its own CSV settings
+    csv: dict[str, CsvSpec] = {}  # table -> its own CSV settings (docs/project.md)
     root: Path = Path(".")
     file: str = FILE_NAME
 
@@ -121,16 +121,6 @@ class Project(BaseModel):
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
-
-    @field_validator("encoding")
-    @classmethod
-    def _encoding(cls, value: str | None) -> str | None:
-        return _known_encoding(value)
-
-    @field_validator("date_format")
-    @classmethod
-    def _date_format(cls, value: str | None) -> str | None:
-        return _date_format(value)
 
     @field_validator("columns")
     @classmethod

@@ -293,17 +293,16 @@ def _check_keys(df: pl.DataFrame, key: str, table: str) -> None:
         return
     repeated = keys.is_duplicated()
     dup = keys.filter(repeated).unique().sort()
-    if len(dup):
-        sample = ", ".join(str(v) for v in dup.head(5).to_list())
-        raise TagEngineError(
-            error(
-                "TE405",
-                f"{len(dup)} key value(s) of `{table}.{key}` appear more than once "
-                f"(e.g. {sample}), on {int(repeated.sum()):,} rows in all",
-                None,
-                "the entity table needs one row per key; deduplicate it",
-            )
+    sample = ", ".join(str(v) for v in dup.head(5).to_list())
+    raise TagEngineError(
+        error(
+            "TE405",
+            f"{len(dup)} key value(s) of `{table}.{key}` appear more than once "
+            f"(e.g. {sample}), on {int(repeated.sum()):,} rows in all",
+            None,
+            "the entity table needs one row per key; deduplicate it",
         )
+    )
 
 
 def load(source: str | Path | Sequence[str | Path]) -> RuleSet:

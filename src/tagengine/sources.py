@@ -219,14 +219,7 @@ def schema_of(tables: Mapping[str, pl.LazyFrame | pl.DataFrame]) -> dict[str, pl
         except (pl.exceptions.PolarsError, OSError) as exc:
             if (explained := csvfiles.diagnose(exc)) is not None:
                 raise TagEngineError(explained) from None
-            raise TagEngineError(
-                error(
-                    "TE402",
-                    f"cannot read table `{name}`: {first_line(exc)}",
-                    None,
-                    "check that the file is complete and of the right format",
-                )
-            ) from None
+            raise TagEngineError(unreadable_table(name, exc)) from None
     return out
 
 
@@ -293,6 +286,16 @@ def collect(frames: list[pl.LazyFrame], engine: str = "auto") -> list[pl.DataFra
         if (explained := csvfiles.diagnose(exc)) is not None:
             raise TagEngineError(explained) from None
         raise TagEngineError(unreadable(exc)) from None
+
+
+def unreadable_table(name: str, exc: BaseException) -> Diagnostic:
+    """TE402 for a table that cannot be opened (any engine)."""
+    return error(
+        "TE402",
+        f"cannot read table `{name}`: {first_line(exc)}",
+        None,
+        "check that the file is complete and of the right format",
+    )
 
 
 def unreadable(exc: BaseException) -> Diagnostic:

@@ -306,8 +306,7 @@ def plan(
 
     With `row_counts`, each related table's matched row count stays in the output as
     `__<table>__rows` (for reporting rows whose key matches no entity). With `passes` > 1
-    each related table is aggregated now, by `collect`, in that many passes: see
-    `aggregated`."""
+    each related table is aggregated now, in that many passes: see `aggregated`."""
     wanted = program.closure(select) if select else {r.name for r in program.rules}
     rules = [r for r in program.rules if r.name in wanted]
     lf, compiler = rule_frame(program, tables, as_of, rules, passes=passes, collect=collect)
@@ -342,9 +341,8 @@ def rule_frame(
     key_dtype = lf.collect_schema()[key]
     columns: dict[tuple, str] = dict(precomputed_columns or {})
     for group in aggregate.collect(program, rules):
-        frame = tables[group.related.name]
         lf = lf.join(
-            aggregated(group, frame, key_dtype, as_of, passes, collect),
+            aggregated(group, tables[group.related.name], key_dtype, as_of, passes, collect),
             left_on=key,
             right_on=group.related.key,
             how="left",
@@ -385,12 +383,14 @@ def aggregated(
     Polars' streaming group_by buffers its input rows for keys it sees rarely, so its
     memory grows with the related table's rows; in slices only a slice's rows are held at
     a time, and what remains grows with the number of customers (bench/RESULTS.md). A
-    key's rows all fall in one slice, so every aggregate is the same as in one pass."""
-    if passes <= 1 or collect is None:
+    key's rows all fall in one slice, so every aggregate is the same as in one pass.
+    `collect` runs a pass (default: LazyFrame.collect)."""
+    if passes <= 1:
         return _grouped(group, frame, key_dtype, as_of)
+    run_pass = collect or pl.LazyFrame.collect
     key = pl.col(group.related.key)
     parts = [
-        collect(_grouped(group, frame.filter(key.hash(0) % passes == i), key_dtype, as_of))
+        run_pass(_grouped(group, frame.filter(key.hash(0) % passes == i), key_dtype, as_of))
         for i in range(passes)
     ]
     return pl.concat(parts).lazy()

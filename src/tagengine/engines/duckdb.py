@@ -18,7 +18,7 @@ from sqlglot import exp
 from tagengine import databases
 from tagengine.diagnostics import TagEngineError, error
 from tagengine.engines import Source, plain_frame
-from tagengine.sources import file_format, first_line, scan, unreadable
+from tagengine.sources import file_format, scan, unreadable, unreadable_table
 
 
 class DuckDBSession:
@@ -70,7 +70,7 @@ class DuckDBSession:
                 relation = con.read_json(text, format="newline_delimited", columns=_types(schema))
             relation.create_view(name, replace=True)
         except self.duckdb.Error as exc:
-            raise _unreadable(name, exc) from None
+            raise TagEngineError(unreadable_table(name, exc)) from None
         return schema
 
     def query(self, text: str) -> pl.DataFrame:
@@ -84,7 +84,7 @@ class DuckDBSession:
         try:
             data = plain_frame(frame)
         except pl.exceptions.PolarsError as exc:
-            raise _unreadable(name, exc) from None
+            raise TagEngineError(unreadable_table(name, exc)) from None
         self.con.register(name, data.to_arrow())
         return schema
 
@@ -109,7 +109,7 @@ class DuckDBSession:
             relation.create_view(name, replace=True)
         except self.duckdb.Error as exc:
             scan(f"{path}#{table}")  # names the tables the file has (TE401)
-            raise _unreadable(name, exc) from None
+            raise TagEngineError(unreadable_table(name, exc)) from None
         return schema
 
 
@@ -159,14 +159,3 @@ def _duckdb_type(dtype: pl.DataType) -> str | None:
     if isinstance(dtype, pl.Datetime):
         return {"ms": "TIMESTAMP_MS", "us": "TIMESTAMP", "ns": "TIMESTAMP_NS"}[dtype.time_unit]
     return _SIMPLE.get(dtype.base_type())
-
-
-def _unreadable(name: str, exc: BaseException) -> TagEngineError:
-    return TagEngineError(
-        error(
-            "TE402",
-            f"cannot read table `{name}`: {first_line(exc)}",
-            None,
-            "check that the file is complete and of the right format",
-        )
-    )

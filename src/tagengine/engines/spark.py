@@ -21,7 +21,7 @@ import polars as pl
 
 from tagengine.diagnostics import TagEngineError, error
 from tagengine.engines import Source, plain_frame
-from tagengine.sources import file_format, first_line, scan, schema_of, unreadable
+from tagengine.sources import file_format, first_line, scan, schema_of, unreadable, unreadable_table
 
 _CONFIG = {
     "spark.sql.session.timeZone": "UTC",
@@ -131,14 +131,7 @@ class SparkSession:
         try:
             read().createOrReplaceTempView(name)
         except Exception as exc:
-            raise TagEngineError(
-                error(
-                    "TE402",
-                    f"cannot read table `{name}`: {first_line(exc)}",
-                    None,
-                    "check that the file is complete and of the right format",
-                )
-            ) from None
+            raise TagEngineError(unreadable_table(name, exc)) from None
         self.views.append(name)
 
 

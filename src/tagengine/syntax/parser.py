@@ -78,12 +78,12 @@ def _parser_cache() -> str | None:
     is simply rebuilt."""
     if os.environ.get("TAGENGINE_NO_PARSER_CACHE"):
         return None
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     digest = hashlib.sha256(grammar_text().encode("utf-8")).hexdigest()[:16]
-    folder = Path(base) / "tagengine"
     try:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        folder = Path(base) / "tagengine"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: no home folder to be found
         return None
     return str(folder / f"parser-{digest}.lark")
 
