@@ -31,6 +31,7 @@ MAX_WHOLE = 2**63 - 1  # whole numbers are 64-bit
 MAX_DURATION = {"days": 3_652_425, "weeks": 521_775, "months": 120_000, "years": 10_000}
 MAX_BUCKETS = 10_000  # ntile(x, n), qcut(x, n)
 MAX_ROUND_DIGITS = 38  # round(x, digits)
+MAX_FLOAT_ROUND_DIGITS = 22  # round(x, digits) of a float: 10^22 is the last exact double
 
 # After a syntax error the parser reads the file again to find the next one (see
 # syntax/parser.py); it stops once it has read this many characters in all.

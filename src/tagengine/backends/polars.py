@@ -14,7 +14,7 @@ from decimal import Decimal
 import polars as pl
 
 from tagengine import ir
-from tagengine.backends import aggregate, ranking
+from tagengine.backends import aggregate, ranking, rounding
 
 _UNIT_CODES = {"days": "d", "weeks": "w", "months": "mo", "years": "y"}
 _INTEGER_OUT = pl.Int64
@@ -159,6 +159,8 @@ class ExprCompiler:
         ea, eb = self._aligned(a, b, operand)
         if op == "/":
             ea, eb = ea.cast(pl.Float64), eb.cast(pl.Float64)
+            if not any(isinstance(n, _PER_ROW) for n in ir.walk(b)):
+                eb = eb + broadcast(0.0, ea)  # a constant divisor: see `broadcast`
             # by zero: missing (DESIGN §3.2); inf / inf is NaN, missing too. `eb` is used
             # once (not `when(eb != 0).then(ea / eb)`: see _nan_to_null)
             quotient = ea / eb.replace(0, None)
@@ -203,8 +205,9 @@ class ExprCompiler:
             return args[0].abs()
         if f == "round":
             digits = int(e.args[1].value) if len(e.args) > 1 else 0  # type: ignore[attr-defined]
-            x = args[0] if e.args[0].type.kind == "decimal" else args[0].cast(pl.Float64)
-            return x.round(digits, mode="half_away_from_zero")
+            if e.args[0].type.kind == "decimal":  # exact already: half away from zero
+                return args[0].round(digits, mode="half_away_from_zero")
+            return _round_float(args[0].cast(pl.Float64), digits)
         if f in ("floor", "ceil"):
             return getattr(args[0].cast(pl.Float64), f)()
         if f == "coalesce":
@@ -238,6 +241,24 @@ def _nan_to_null(x: pl.Expr) -> pl.Expr:
     size with each operator: seconds for 10 terms, hours for 20. (`replace` is slow to
     plan when nested, hence once per chain of arithmetic: see `ExprCompiler.arith`.)"""
     return x.replace(float("nan"), None)
+
+
+def _round_float(x: pl.Expr, digits: int) -> pl.Expr:
+    """tagengine's rounding of a float, not Polars' own (see backends/rounding.py)."""
+    a = x.abs()
+    p = broadcast(rounding.scale(digits), a)
+    k = (a * p).floor()
+    up = (a >= (k * 2.0 + 1.0) / (p * 2.0)).cast(pl.Float64)
+    r = (k + up) / p
+    as_it_is = (a >= rounding.limit(digits)) | (a == 0.0)  # zero keeps its sign
+    return pl.when(as_it_is).then(x).when(x < 0).then(-r).otherwise(r)
+
+
+def broadcast(value: float, like: pl.Expr) -> pl.Expr:
+    """`value` as a column as long as `like`. Dividing by it is IEEE division; dividing by
+    a scalar, Polars multiplies by its reciprocal (`x / 10` is `x * 0.1`, wrong in the
+    last bit, so that `254 / 10` gives 25.400000000000002)."""
+    return like.is_null().cast(pl.Float64) * 0.0 + value
 
 
 def _as_datetime(v: object) -> object:

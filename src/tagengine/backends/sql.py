@@ -35,7 +35,7 @@ from sqlglot import exp
 
 from tagengine import ir
 from tagengine.backends import aggregate as aggregates
-from tagengine.backends import regex
+from tagengine.backends import regex, rounding
 from tagengine.backends.polars import levels
 from tagengine.backends.ranking import _pandas_quantile_levels
 from tagengine.diagnostics import Diagnostic, TagEngineError, error
@@ -197,34 +197,39 @@ class Dialect:
         return node(this=args[0], expressions=args[1:], ignore_nulls=True)
 
     def round(self, x: exp.Expression, digits: int) -> exp.Expression:
-        """A double rounded half away from zero as Polars does: `x * 10^n` rounded to a
-        whole number (exactly, as the double it is), divided by `10^n`."""
-        if self.name == "duckdb":  # ROUND is that already
-            return exp.Round(this=x, decimals=exp.Literal.number(digits))
-        scale = exp.Literal.number(10**digits)
-        y = exp.Mul(this=x, expression=scale) if digits else x
-        if self.name == "postgres":  # ROUND(double) breaks ties to even; by hand
-            size = exp.Abs(this=y.copy())
-            whole = exp.Floor(this=size)
-            up = exp.Case(
-                ifs=[
-                    exp.If(
-                        this=exp.GTE(
-                            this=exp.Sub(this=size.copy(), expression=whole.copy()),
-                            expression=exp.Literal.number("0.5"),
-                        ),
-                        true=exp.Literal.number(1),
-                    )
-                ],
-                default=exp.Literal.number(0),
-            )
-            rounded: exp.Expression = exp.Mul(
-                this=exp.Anonymous(this="SIGN", expressions=[y.copy()]),
-                expression=exp.Add(this=whole.copy(), expression=up),
-            )
-        else:  # ROUND(double, 0) of the exact value, half away from zero
-            rounded = exp.Round(this=y, decimals=exp.Literal.number(0))
-        return exp.Div(this=rounded, expression=scale.copy(), typed=True) if digits else rounded
+        """tagengine's rounding of a double, in IEEE arithmetic every engine performs alike,
+        never the engine's ROUND (see backends/rounding.py)."""
+        a = exp.Abs(this=x)
+        p = _double_literal(rounding.scale(digits))
+        k = exp.cast(exp.Floor(this=exp.Mul(this=a.copy(), expression=p.copy())), DOUBLE)
+        two = _double_literal(2.0)
+        midpoint = exp.Div(
+            this=exp.Add(
+                this=exp.Mul(this=k.copy(), expression=two.copy()),
+                expression=_double_literal(1.0),
+            ),
+            expression=exp.Mul(this=p.copy(), expression=two),
+            typed=True,
+        )
+        up = exp.Case(
+            ifs=[
+                exp.If(this=exp.GTE(this=a.copy(), expression=midpoint), true=_double_literal(1.0))
+            ],
+            default=_double_literal(0.0),
+        )
+        r = exp.Div(this=exp.paren(exp.Add(this=k, expression=up)), expression=p, typed=True)
+        limit = exp.or_(  # as it is; zero keeps its sign
+            exp.GTE(this=a, expression=_double_literal(rounding.limit(digits))),
+            exp.EQ(this=a.copy(), expression=_double_literal(0.0)),
+        )
+        negative = exp.LT(this=x.copy(), expression=exp.Literal.number(0))
+        return exp.Case(
+            ifs=[
+                exp.If(this=limit, true=x.copy()),
+                exp.If(this=negative, true=exp.Neg(this=exp.paren(r.copy()))),
+            ],
+            default=r,
+        )
 
     def whole(self, node: exp.Expression) -> exp.Expression:
         """FLOOR / CEIL of a double, as a double (Spark's are BIGINT)."""
@@ -241,6 +246,14 @@ class Dialect:
 
 
 DOUBLE = exp.DataType.build("DOUBLE")
+
+
+def _double_literal(value: float) -> exp.Expression:
+    """A double read from its shortest text, which every engine reads back exactly (a bare
+    `100.0` is a DECIMAL in DuckDB and Postgres)."""
+    return exp.cast(exp.Literal.string(repr(value)), DOUBLE)
+
+
 _UNIT = {"days": "DAY", "months": "MONTH", "years": "YEAR"}
 _INLINE_FLAGS = re.compile(r"\(\?[a-zA-Z-]*[:)]")
 

@@ -477,6 +477,19 @@ class Typer:
                 args[1].span,
                 "e.g. `round(x, 2)`",
             )
+        elif (
+            func == "round"
+            and len(args) == 2
+            and args[0].type.kind in ("int", "float")
+            and args[1].value > limits.MAX_FLOAT_ROUND_DIGITS  # type: ignore[attr-defined]
+        ):
+            self.fail(
+                "TE204",
+                f"a number that is not a decimal rounds to at most {limits.MAX_FLOAT_ROUND_DIGITS}"
+                " places (a float holds 17 significant digits)",
+                args[1].span,
+                "round to fewer places, or declare the column a decimal in the project file",
+            )
         if func in ("coalesce", "least", "greatest"):
             result = common_type([a.type for a in args])
             if result is None:
