@@ -229,8 +229,10 @@ def test_a_chain_of_100_rules_runs_and_101_is_te606():
         ("tag t when (as_of - signup_date) < 521776 weeks", "TE002"),
         ("tag t when (as_of - signup_date) < 3652425 days", None),
         ("tag t when (as_of - signup_date) < 3652426 days", "TE002"),
-        ("feature f = round(spend, 38)", None),
-        ("feature f = round(spend, 39)", "TE204"),
+        ("feature f = round(spend, 22)", None),
+        ("feature f = round(spend, 23)", "TE204"),  # a float: 10^22 is the last exact double
+        ("feature f = round(amount, 38)", None),  # a decimal
+        ("feature f = round(amount, 39)", "TE204"),
         ("score s = ntile(spend, 10000)", None),
         ("score s = ntile(spend, 10001)", "TE204"),
         ("score s = qcut(spend, 10000)", None),
