@@ -213,8 +213,8 @@ class ExprCompiler:
             return pl.min_horizontal(args)
         if f == "greatest":
             return pl.max_horizontal(args)
-        if f == "lower":
-            return args[0].str.to_lowercase()
+        if f == "lower":  # Σ is σ everywhere, no final sigma (backends/casemap.py)
+            return args[0].str.replace_all("Σ", "σ", literal=True).str.to_lowercase()
         if f == "upper":
             return args[0].str.to_uppercase()
         if f == "trim":
