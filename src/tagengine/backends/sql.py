@@ -167,7 +167,9 @@ class Dialect:
 
     def matches(self, x: exp.Expression, pattern: str, span) -> exp.Expression:
         """The regular expression finds a match anywhere in `x`."""
-        engine = {"duckdb": "re2", "bigquery": "re2", "spark": "java"}.get(self.name, "")
+        engine = {"duckdb": "re2", "bigquery": "re2", "spark": "java", "postgres": "are"}.get(
+            self.name, ""
+        )
         try:
             pattern = regex.translate(pattern, engine)
         except regex.Unsupported as exc:
