@@ -109,10 +109,10 @@ def test_benchmark_workload():
 
 @cache
 def case_quirks() -> list[str]:
-    """The characters whose upper or lower case Polars and DuckDB map differently (ß ->
-    SS in Polars, ẞ in DuckDB; letters newer than DuckDB's Unicode tables), to `?`.
-    Case mapping follows each engine's Unicode tables: a documented limit (docs/scale.md),
-    kept out of the texts drawn for programs that change case (replaced by `?`)."""
+    """The characters whose upper or lower case Polars and DuckDB map differently:
+    letters newer than DuckDB's Unicode tables (`ß`, `İ`, `Σ` are mapped explicitly, see
+    backends/casemap.py). A documented limit (docs/scale.md), kept out of the texts drawn
+    for programs that change case (replaced by `?`)."""
     import duckdb
 
     chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]

@@ -145,12 +145,15 @@ def aggregation(
     if func == "sum":
         if kind == "int":  # in 128 bits, then back: beyond int64 an error, never wrapped
             return value.cast(pl.Int128).sum().cast(pl.Int64, strict=True)
-        return value.sum()  # a float's NaN (inf - inf) is made missing after the join
+        # a float's NaN (inf - inf) is made missing after the join
+        return _positive_zero(value.sum()) if kind == "float" else value.sum()
     if func == "avg":
         # the exact total (whole numbers, decimals) divided once: the same bits whatever
         # the engine, thread count or row order (DESIGN §3.6); a mean would not be
         n = value.count()
         total = value.cast(pl.Int128).sum() if kind == "int" else value.sum()
+        if kind == "float":
+            total = _positive_zero(total)
         mean = total.cast(pl.Float64) / n.cast(pl.Float64)
         if kind == "float":  # only a float total can be NaN (inf - inf): missing
             mean = mean.fill_nan(None)
@@ -160,3 +163,9 @@ def aggregation(
     if func == "max":
         return value.max()
     return value.drop_nulls().n_unique().cast(pl.Int64)  # count_distinct
+
+
+def _positive_zero(total: pl.Expr) -> pl.Expr:
+    """A float sum that is zero as +0.0, as SQL's SUM gives it (it starts from 0.0): Polars
+    gives -0.0 for a sum of -0.0 alone. (Not `total + 0.0`: Polars drops the `+ 0.0`.)"""
+    return pl.when(total == 0).then(pl.lit(0.0, pl.Float64)).otherwise(total)

@@ -212,12 +212,14 @@ class ExprCompiler:
             return getattr(args[0].cast(pl.Float64), f)()
         if f == "coalesce":
             return pl.coalesce(args)
+        # of equal arguments (0.0 and -0.0) the first, as SQL's LEAST and GREATEST: Polars
+        # keeps the last one
         if f == "least":
-            return pl.min_horizontal(args)
+            return pl.min_horizontal(args[::-1])
         if f == "greatest":
-            return pl.max_horizontal(args)
-        if f == "lower":
-            return args[0].str.to_lowercase()
+            return pl.max_horizontal(args[::-1])
+        if f == "lower":  # Σ is σ everywhere, no final sigma (backends/casemap.py)
+            return args[0].str.replace_all("Σ", "σ", literal=True).str.to_lowercase()
         if f == "upper":
             return args[0].str.to_uppercase()
         if f == "trim":

@@ -3,11 +3,14 @@ rewritten for the engines of the SQL dialects, so that `matches` finds the same 
 
 Rust's `\\d`, `\\s` and `\\w` are Unicode classes; RE2 (DuckDB, BigQuery) reads them as
 ASCII, so they are spelled out (`\\p{Nd}`, the White_Space characters, the letters, marks,
-digits and connectors of a word). Java (Spark) gets its Unicode mode `(?U)` and `$` as
-`\\z` (Java's `$` also matches before a final line break). What an engine cannot say at
-all (RE2's `\\b` is an ASCII word boundary) is refused with the reason, never approximated.
-Postgres and Snowflake read the pattern as written: their engines are not Rust's (see
-docs/scale.md).
+digits and connectors of a word). Java (Spark) gets its Unicode mode `(?U)`, its
+Unix-lines mode `(?d)` (only `\\n` ends a line, for `.` `^` `$`), `$` as `\\z` (Java's
+`$` also matches before a final line break) and `\\v` as the vertical tab it is in Rust.
+What an engine cannot say at all (RE2's `\\b` is an ASCII word boundary, RE2 has no
+`(?x)`, Rust's class set operations `&&` `--` `~~`) is refused with the reason, never
+approximated. Postgres gets `.` as `[^\\n]` and its own spellings of `\\b` `\\B` `\\z`
+(`\\y` `\\Y` `\\Z`); its classes follow the database's locale. Snowflake reads the
+pattern as written (see docs/scale.md).
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ class Unsupported(ValueError):
 
 
 def translate(pattern: str, engine: str) -> str:
-    """`pattern` for `engine`: `re2`, `java`, or anything else (returned as written)."""
-    if engine == "re2":
+    """`pattern` for `engine`: `re2`, `java`, `are` (Postgres' advanced regular
+    expressions), or anything else (returned as written)."""
+    if engine in ("re2", "are"):
         return _Rewriter(pattern, engine).run()
     if engine == "java":
         multiline = any("m" in m.group(1).split("-")[0] for m in _FLAGS.finditer(pattern))
-        return "(?U)" + _Rewriter(pattern, engine, multiline).run()
+        # U: Unicode classes, word boundaries and case folding; d: only \n ends a line
+        # (for `.`, `^` and `$`), as in Rust (Java's `.` also stops at \r, \u0085, \u2028)
+        return "(?Ud)" + _Rewriter(pattern, engine, multiline).run()
     return pattern
 
 
@@ -55,8 +61,16 @@ class _Rewriter:
             if c == "[":
                 i = self.open_class(i)
                 continue
+            java_and = self.engine == "java" and p.startswith("&&", i)  # Java's is Rust's
+            if self.depth and p.startswith(("&&", "--", "~~"), i) and not java_and:
+                raise Unsupported(
+                    f"`{p[i : i + 2]}` inside a class (Rust's set operations) means "
+                    "something else here"
+                )
             if c == "]" and self.depth:
                 self.depth -= 1
+            elif c == "." and not self.depth and self.engine == "are":
+                c = r"[^\n]"  # Postgres' `.` also matches a line break
             elif c == "$" and not self.depth and self.engine == "java" and not self.multiline:
                 c = r"\z"  # the very end, as Rust's `$`
             elif c == "(" and p.startswith("(?P<", i) and self.engine == "java":
@@ -67,6 +81,9 @@ class _Rewriter:
                 m = _FLAGS.match(p, i)
                 if m and "u" in m.group(1).split("-")[-1] and "-" in m.group(1):
                     raise Unsupported("Unicode mode cannot be switched off (`(?-u)`) here")
+                known = "imsU-" if self.engine == "re2" else "imsUux-"
+                if m and set(m.group(1)) - set(known):
+                    raise Unsupported(f"the flags `{m.group(1)}` cannot be said here")
             self.out.append(c)
             i += 1
         return "".join(self.out)
@@ -112,6 +129,13 @@ class _Rewriter:
                 self.out.append(body)
             else:
                 self.out.append(f"[{'^' if negated else ''}{body}]")
+            return i + 2
+        if self.engine == "are" and letter in "bBz" and not self.depth:
+            # Postgres: \b is a backspace; its word boundaries are \y \Y, the end \Z
+            self.out.append("\\" + {"b": "y", "B": "Y", "z": "Z"}[letter])
+            return i + 2
+        if self.engine == "java" and letter == "v":  # Java's \v: any vertical space
+            self.out.append(r"\x0B")
             return i + 2
         if self.engine == "re2" and letter in "bB" and not self.depth:
             raise Unsupported(

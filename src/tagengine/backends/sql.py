@@ -35,7 +35,7 @@ from sqlglot import exp
 
 from tagengine import ir
 from tagengine.backends import aggregate as aggregates
-from tagengine.backends import regex, rounding
+from tagengine.backends import casemap, regex, rounding
 from tagengine.backends.polars import levels
 from tagengine.backends.ranking import _pandas_quantile_levels
 from tagengine.diagnostics import Diagnostic, TagEngineError, error
@@ -87,10 +87,21 @@ class Dialect:
         return exp.to_identifier(name, quoted=not plain)
 
     def not_nan(self, x: exp.Expression) -> exp.Expression:
+        """`x` (a double) with NaN as NULL: NaN counts as missing (DESIGN §3.2)."""
         if self.name in ("postgres", "snowflake"):  # no ISNAN; NaN = NaN is true there
             return exp.Nullif(this=x, expression=exp.cast(exp.Literal.string("NaN"), DOUBLE))
-        # DuckDB: a NaN read from Parquet need not equal CAST('NaN' AS DOUBLE)
-        return exp.Case(ifs=[exp.If(this=exp.IsNan(this=x), true=exp.null())], default=x)
+        # DuckDB: NULLIF(x, 'NaN') can be folded away by the statistics of a Parquet
+        # column (whose min and max leave NaN out): ISNAN is asked
+        return exp.Case(ifs=[exp.If(this=exp.IsNan(this=x), true=exp.null())], default=x.copy())
+
+    def nan_to_null(self, x: exp.Expression) -> exp.Expression:
+        """A computed double (`inf - inf`, `0 * inf`, a sum of inf and -inf) with NaN as
+        NULL. Spark reads `x` once here (NaN = NaN is true there, whatever the NaN);
+        DuckDB and BigQuery ask ISNAN, reading it twice: it is done once per chain of
+        arithmetic, as in the Polars backend."""
+        if self.name == "spark":
+            return exp.Nullif(this=x, expression=exp.cast(exp.Literal.string("NaN"), DOUBLE))
+        return self.not_nan(x)
 
     def shift(self, x: exp.Expression, amount: int, unit: str, kind: str) -> exp.Expression:
         """`x` (a date or date and time) moved by a whole number of days, weeks, months or
@@ -156,7 +167,9 @@ class Dialect:
 
     def matches(self, x: exp.Expression, pattern: str, span) -> exp.Expression:
         """The regular expression finds a match anywhere in `x`."""
-        engine = {"duckdb": "re2", "bigquery": "re2", "spark": "java"}.get(self.name, "")
+        engine = {"duckdb": "re2", "bigquery": "re2", "spark": "java", "postgres": "are"}.get(
+            self.name, ""
+        )
         try:
             pattern = regex.translate(pattern, engine)
         except regex.Unsupported as exc:
@@ -231,9 +244,24 @@ class Dialect:
             default=r,
         )
 
-    def whole(self, node: exp.Expression) -> exp.Expression:
-        """FLOOR / CEIL of a double, as a double (Spark's are BIGINT)."""
-        return exp.cast(node, DOUBLE) if self.name == "spark" else node
+    def whole(self, func: str, x: exp.Expression) -> exp.Expression:
+        """FLOOR / CEIL of a double, as a double, as IEEE 754 defines them (and Polars and
+        DuckDB compute them): infinities stay, `ceil(-0.5)` is -0.0. Spark's are BIGINT:
+        beyond 2^63 an overflow error, and no negative zero; there a double of 2^52 or
+        more (already whole) is kept as it is, and a whole part of 0 takes `x`'s sign
+        (`x * 0.0`)."""
+        node = exp.Floor if func == "floor" else exp.Ceil
+        if self.name != "spark":
+            return node(this=x)
+        big = exp.Not(
+            this=exp.LT(this=exp.Abs(this=x.copy()), expression=exp.Literal.number(2**52))
+        )
+        zero = exp.EQ(this=node(this=x.copy()), expression=exp.Literal.number(0))
+        signed_zero = exp.Mul(this=x.copy(), expression=exp.cast(exp.Literal.number(0), DOUBLE))
+        return exp.Case(
+            ifs=[exp.If(this=big, true=x.copy()), exp.If(this=zero, true=signed_zero)],
+            default=exp.cast(node(this=x), DOUBLE),
+        )
 
     def text_order(self, x: exp.Expression, kind: str) -> exp.Expression:
         """Text compared by code point, as Polars does (Postgres: not by the locale)."""
@@ -713,7 +741,8 @@ class _Builder:
             return exp.cast(total, "BIGINT") if value_kind == "int" else total
         if func == "avg":
             # the exact total divided once, as the Polars backend does (DESIGN §3.6)
-            return _divide(exp.Sum(this=value), exp.Count(this=value))
+            mean = _divide(exp.Sum(this=value), exp.Count(this=value.copy()))
+            return d.nan_to_null(mean) if value_kind == "float" else mean  # inf and -inf
         ordered = d.text_order(value, value_kind)
         return exp.Min(this=ordered) if func == "min" else exp.Max(this=ordered)
 
@@ -740,8 +769,15 @@ class _Builder:
             )
             for fp in group.nodes:
                 sql = exp.column(d.ident(agg_columns[fp]), table=alias)
-                if group.nodes[fp].func in aggregates.ZERO_WHEN_EMPTY:
+                node = group.nodes[fp]
+                if node.func in aggregates.ZERO_WHEN_EMPTY:
                     sql = exp.Coalesce(this=sql, expressions=[exp.Literal.number(0)])
+                if (
+                    node.func == "sum"
+                    and node.value is not None
+                    and node.value.type.kind == "float"
+                ):
+                    sql = d.nan_to_null(sql)  # a sum of inf and -inf: missing, not 0
                 items.append(sql.as_(d.ident(agg_columns[fp])))
             rows = (
                 self.row_count_columns.get(f"__{group.related.name}__rows")
@@ -960,6 +996,15 @@ def _divide(
     return exp.Div(this=a, expression=b, typed=True)
 
 
+def _replaced(x: exp.Expression, table: Mapping[str, str]) -> exp.Expression:
+    """`x` with each character of `table` replaced by its text (backends/casemap.py)."""
+    for char, text in table.items():
+        x = exp.Anonymous(
+            this="REPLACE", expressions=[x, exp.Literal.string(char), exp.Literal.string(text)]
+        )
+    return x
+
+
 def _double(sql: exp.Expression, e: ir.Expr) -> exp.Expression:
     """`sql` as a double, as Polars casts to Float64 (a float is one already)."""
     return sql if e.type.kind == "float" else exp.cast(sql, DOUBLE)
@@ -1093,9 +1138,17 @@ class _Compiler:
     def timestamp(self, sql: exp.Expression, e: ir.Expr) -> exp.Expression:
         return exp.cast(sql, self.d.timestamp) if e.type.kind != "datetime" else sql
 
-    def arith(self, e: ir.Arith) -> exp.Expression:
+    def arith(self, e: ir.Arith, nan: bool = True) -> exp.Expression:
+        """`nan=False`: a double's NaN is left as it is (for an operand of float
+        arithmetic: NaN in, NaN out, so it is made NULL once, at the end of the chain)."""
         d = self.d
         a, b, op = e.left, e.right, e.op
+        float_chain = e.type.kind == "float"
+
+        def operand(x: ir.Expr) -> exp.Expression:
+            chained = float_chain and isinstance(x, ir.Arith)
+            return self.arith(x, nan=False) if chained else self.expr(x)
+
         if isinstance(b, ir.DurationLit) and a.type.temporal:
             amount = -b.amount if op == "-" else b.amount
             return d.shift(self.expr(a), amount, b.unit, a.type.kind)
@@ -1114,11 +1167,13 @@ class _Compiler:
                 amount = exp.Neg(this=amount)
             moved = d.add_micros(self.timestamp(self.expr(when), when), amount)
             return exp.cast(moved, "DATE") if when.type.kind == "date" else moved
-        ea, eb = self.expr(a), self.expr(b)
+        ea, eb = operand(a), operand(b)
         if op == "/":
-            return _divide(_double(ea, a), _double(eb, b), _nonzero(b), doubles=True)
-        node = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[op]
-        return node(this=ea, expression=eb)
+            out = _divide(_double(ea, a), _double(eb, b), _nonzero(b), doubles=True)
+        else:
+            out = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[op](this=ea, expression=eb)
+        # inf - inf, 0 * inf, inf / inf: missing (DESIGN §3.2), checked once per chain
+        return d.nan_to_null(out) if float_chain and nan else out
 
     def in_list(self, x: ir.Expr, values: tuple[ir.Literal, ...]) -> exp.Expression:
         xe = self.expr(x)
@@ -1171,8 +1226,7 @@ class _Compiler:
                 return exp.Round(this=args[0], decimals=exp.Literal.number(digits))
             return d.round(_double(args[0], e.args[0]), digits)
         if f in ("floor", "ceil"):
-            node = exp.Floor if f == "floor" else exp.Ceil
-            return d.whole(node(this=_double(args[0], e.args[0])))
+            return d.whole(f, _double(args[0], e.args[0]))
         if f in ("coalesce", "least", "greatest"):
             if e.type.kind == "datetime":
                 args = [self.timestamp(x, a) for x, a in zip(args, e.args, strict=True)]
@@ -1180,9 +1234,11 @@ class _Compiler:
                 return exp.Coalesce(this=args[0], expressions=args[1:])
             return d.extreme(f, args)
         if f == "lower":
-            return exp.Lower(this=args[0])
+            return exp.Lower(this=_replaced(args[0], casemap.LOWER_SPECIAL))
         if f == "upper":
-            return exp.Upper(this=args[0])
+            if d.name == "spark":  # Java's toUpperCase maps full already
+                return exp.Upper(this=args[0])
+            return exp.Upper(this=_replaced(args[0], casemap.UPPER_SPECIAL))
         if f == "trim":
             return exp.Trim(
                 this=args[0], expression=exp.Literal.string(WHITESPACE), position="BOTH"
