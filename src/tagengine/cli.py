@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -876,12 +875,7 @@ def fmt_command(
             typer.echo(f"would reformat {path}")
         else:
             text = result.after
-
-            def write(tmp: Path, text: str = text, path: Path = path) -> None:
-                tmp.write_text(text, "utf-8")
-                shutil.copymode(path, tmp)
-
-            output.atomic_write(path, write)
+            output.atomic_write(path, lambda tmp, text=text: tmp.write_text(text, "utf-8"))
             err.print(f"reformatted {path}")
     verb = "would be reformatted" if check_only or diff else "reformatted"
     n, same = len(changed), len(targets) - len(changed) - len(broken)

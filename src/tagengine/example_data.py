@@ -17,12 +17,12 @@ from __future__ import annotations
 import datetime
 import os
 import pathlib
-import uuid
 from collections.abc import Callable, Sequence
-from typing import IO
 
 import numpy as np
 import polars as pl
+
+from tagengine import output
 
 __all__ = ["CUSTOMERS_SCHEMA", "FORMATS", "ORDERS_SCHEMA", "generate", "write"]
 
@@ -167,7 +167,7 @@ def write(
         path = directory / f"{name}.{FORMATS[fmt]}"
         if fmt == "ndjson":  # Polars would write decimals as JSON strings
             frame = frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
-        _write_atomic(path, _writer(frame, fmt))
+        output.atomic_write(path, _writer(frame, fmt))
         paths.append(path)
     return paths
 
@@ -394,27 +394,11 @@ def _check_table_name(name: str) -> None:
         raise ValueError(f"invalid table name {name!r}")
 
 
-def _writer(frame: pl.DataFrame, fmt: str) -> Callable[[IO[bytes]], object]:
-    methods: dict[str, Callable[[IO[bytes]], object]] = {
+def _writer(frame: pl.DataFrame, fmt: str) -> Callable[[pathlib.Path], object]:
+    methods: dict[str, Callable[[pathlib.Path], object]] = {
         "parquet": frame.write_parquet,
         "csv": frame.write_csv,
         "ndjson": frame.write_ndjson,
         "ipc": frame.write_ipc,
     }
     return methods[fmt]
-
-
-def _write_atomic(path: pathlib.Path, write_to: Callable[[IO[bytes]], object]) -> None:
-    """Write via a hidden sibling temp file, fsync, then rename over ``path``."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    # O_EXCL: never clobber; mode 0o666 lets the umask decide, like a normal open().
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write_to(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
-from collections.abc import Mapping
+import secrets
+import stat
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -65,11 +67,20 @@ def write(df: pl.DataFrame, path: str | Path, metadata: Mapping[str, str] | None
         )
 
 
-def atomic_write(path: Path, writer) -> None:
-    """Call `writer(tmp)` on a temporary file beside `path`, then rename it over `path`."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+def atomic_write(path: Path, writer: Callable[[Path], object]) -> None:
+    """Call `writer(tmp)` on a temporary file beside `path`, then rename it over `path`.
+
+    The one way tagengine writes a file a user keeps (tables, sidecars, reports, rule
+    files, example data): readers never see half a file, and a failure leaves the old
+    one. The result has the permissions a user expects: a new file those of any new file
+    under the umask (0o666 & ~umask, set by the kernel, so default ACLs apply too); a
+    replaced file keeps its own mode.
+    """
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None
+    tmp = _new_file_beside(path, mode)
     try:
         writer(tmp)
         with open(tmp, "rb") as fh:
@@ -78,6 +89,26 @@ def atomic_write(path: Path, writer) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _new_file_beside(path: Path, mode: int | None) -> Path:
+    """Create an empty hidden file in `path`'s folder (same filesystem, so the rename is
+    atomic) with `mode`, or with 0o666 less the umask when `mode` is None.
+
+    Not `tempfile.mkstemp`: that makes every file 0o600, whatever the umask.
+    """
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        if mode is not None:
+            with contextlib.suppress(OSError):  # a filesystem without modes: nothing to keep
+                os.chmod(tmp, mode)
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def to_long(df: pl.DataFrame, key: str) -> pl.DataFrame:
