@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import polars as pl
 import pytest
 
+import pg_server
 import tagengine
 
 AS_OF = dt.date(2024, 12, 31)
@@ -31,3 +33,20 @@ def example_dir(tmp_path_factory) -> object:
     path = tmp_path_factory.mktemp("example")
     example_data.write(path, example_data.generate(customers=2000, seed=7))
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_uri() -> object:
+    """A PostgreSQL database the tests may fill: TAGENGINE_POSTGRES_URI's, or else a
+    throwaway server started for this run (tests/pg_server.py)."""
+    if os.environ.get("TAGENGINE_POSTGRES_URI"):
+        yield os.environ["TAGENGINE_POSTGRES_URI"]
+        return
+    try:
+        bindir = pg_server.find_bindir()
+        pg_server.psql()
+    except pg_server.Unavailable as exc:
+        pytest.skip(str(exc))
+    with pg_server.running(bindir) as uri:
+        yield uri
+
