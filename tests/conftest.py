@@ -50,3 +50,15 @@ def postgres_uri() -> object:
     with pg_server.running(bindir) as uri:
         yield uri
 
+
+@pytest.fixture(scope="session")
+def spark_session() -> object:
+    """The local Spark session, started once for the whole run (that takes seconds) and
+    never skipped: without Java 17 the tests fail and say so."""
+    from tagengine.engines import spark
+
+    problem = spark.java_missing()
+    if problem:
+        pytest.fail(f"{problem}: install Java 17 (the Spark tests do not skip)")
+    yield spark.session()
+    spark.stop()
