@@ -39,14 +39,15 @@ def example_dir(tmp_path_factory) -> object:
 def postgres_uri() -> object:
     """A PostgreSQL database the tests may fill: TAGENGINE_POSTGRES_URI's, or else a
     throwaway server started for this run (tests/pg_server.py)."""
-    if os.environ.get("TAGENGINE_POSTGRES_URI"):
-        yield os.environ["TAGENGINE_POSTGRES_URI"]
-        return
+    given = os.environ.get("TAGENGINE_POSTGRES_URI")
     try:
-        bindir = pg_server.find_bindir()
-        pg_server.psql()
+        pg_server.psql()  # loads the tables, whichever the server
+        bindir = None if given else pg_server.find_bindir()
     except pg_server.Unavailable as exc:
         pytest.skip(str(exc))
+    if bindir is None:
+        yield given
+        return
     with pg_server.running(bindir) as uri:
         yield uri
 
