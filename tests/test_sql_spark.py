@@ -16,24 +16,14 @@ from typer.testing import CliRunner
 import tagengine
 from tagengine import example_data
 from tagengine.cli import app
-from tagengine.engines import spark
 from test_differential import assert_same
 from test_docs import RUNNABLE, read_expect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("spark_session")]  # conftest.py
 
 ROOT = Path(__file__).resolve().parent.parent
 RETAIL = ROOT / "rules" / "retail.tags"
 AS_OF = dt.date(2024, 12, 31)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def session():
-    problem = spark.java_missing()
-    if problem:
-        pytest.fail(f"{problem}: install Java 17 (the Spark tests do not skip)")
-    yield spark.session()
-    spark.stop()
 
 
 @pytest.fixture(scope="module")
