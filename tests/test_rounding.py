@@ -2,8 +2,9 @@
 
 Adversarial floats go through the Polars, DuckDB and Spark engines and each answer must
 be, bit for bit, what a plain-Python reference gives: Python's `decimal` rounding the
-float's shortest text (`repr`) half away from zero. The reference shares no code with the
-backends (tagengine's arithmetic lives in backends/rounding.py)."""
+float's shortest text (`repr`) half away from zero. Postgres runs the same SQL on a
+throwaway server (conftest.py). The reference shares no code with the backends
+(tagengine's arithmetic lives in backends/rounding.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from fractions import Fraction
 import polars as pl
 import pytest
 
+import pg_server
 import tagengine
-from tagengine.engines import spark
 
 AS_OF = dt.date(2024, 12, 31)
 DIGITS = (0, 1, 2, 3, 6, 15, 22)
@@ -111,14 +112,18 @@ def test_round_and_division_match_the_reference_in_polars_streaming(customers):
 
 
 @pytest.mark.slow
-def test_round_and_division_match_the_reference_on_spark(customers):
-    problem = spark.java_missing()
-    if problem:
-        pytest.fail(f"{problem}: install Java 17 (the Spark tests do not skip)")
-    try:
-        out = tagengine.load(RULES).evaluate({"customers": customers}, as_of=AS_OF, engine="spark")
-    finally:
-        spark.stop()
+def test_round_and_division_match_the_reference_on_spark(customers, spark_session):
+    out = tagengine.load(RULES).evaluate({"customers": customers}, as_of=AS_OF, engine="spark")
+    assert_reference(out, customers)
+
+
+def test_round_and_division_match_the_reference_on_postgres(customers, postgres_uri, tmp_path):
+    # Postgres stops the query on a float result that underflows to 0 (`5e-324 / 7`), an
+    # error docs/scale.md states; the values that do are left out here
+    underflows = pl.any_horizontal((pl.col("x") / k == 0) & (pl.col("x") != 0) for k in DIVISORS)
+    customers = customers.filter(underflows.not_() | pl.col("x").is_null())
+    rules = tagengine.load(RULES)
+    out, _ = pg_server.evaluate(postgres_uri, rules, {"customers": customers}, AS_OF, tmp_path)
     assert_reference(out, customers)
 
 
