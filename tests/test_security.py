@@ -176,6 +176,44 @@ def test_an_interrupted_run_leaves_the_previous_output_intact(big_project, tmp_p
         assert b"Traceback" not in stderr
 
 
+# The real entry point, holding where the command's imports would start, once it can take
+# a Ctrl-C: a signal there (the command's first second) must stop it cleanly too.
+STARTING = """
+import signal, sys, time
+from tagengine import console
+
+install = signal.signal
+
+def announced(signum, handler):
+    previous = install(signum, handler)
+    if handler is console._interrupted_while_starting:
+        print("starting", flush=True)
+        time.sleep(300)  # interrupted by the test's signal
+    return previous
+
+signal.signal = announced
+sys.argv = ["tagengine", "--help"]
+console.main()
+"""
+
+
+def test_ctrl_c_while_the_command_starts_is_clean():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STARTING], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout.readline() == b"starting\n"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert stderr.decode() == "interrupted: nothing was written\n"
+
+
+def test_the_entry_point_starts_before_the_heavy_imports():
+    code = "import sys, tagengine.console; print(sorted({'polars', 'typer'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
 def test_output_is_renamed_into_place(tmp_path, monkeypatch):
     """A failure while writing leaves the old file and no temporary one."""
     from tagengine import output

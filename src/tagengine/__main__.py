@@ -1,3 +1,3 @@
-from tagengine.cli import main
+from tagengine.console import main
 
 main()

@@ -21,6 +21,7 @@ from rich.console import Console
 
 import tagengine
 from tagengine import output
+from tagengine.console import INTERRUPTED
 from tagengine.csvfiles import CsvOptions, check_date_format, encoding_name
 from tagengine.diagnostics import (
     Diagnostic,
@@ -925,11 +926,11 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        err.print("interrupted: nothing was written")
+        err.print(INTERRUPTED)
         sys.exit(130)
     except SystemExit as exc:
         if exc.code in (130, 128 + signal.SIGTERM):  # typer turns Ctrl-C into exit 130
-            err.print("interrupted: nothing was written")
+            err.print(INTERRUPTED)
         raise
     except Exception as exc:
         if os.environ.get("TAGENGINE_DEBUG"):
