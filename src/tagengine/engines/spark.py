@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from tagengine import extras
 from tagengine.diagnostics import TagEngineError, error
 from tagengine.engines import Source, plain_frame
 from tagengine.sources import file_format, first_line, scan, schema_of, unreadable, unreadable_table
@@ -49,17 +50,9 @@ def java_missing() -> str | None:
 
 def session() -> Any:
     """The process's local Spark session, started on first use."""
-    try:
-        from pyspark.sql import SparkSession as PySparkSession
-    except ImportError:
-        raise TagEngineError(
-            error(
-                "TE511",
-                "the spark engine needs the pyspark package",
-                None,
-                "pip install 'tagengine[spark]'",
-            )
-        ) from None
+    extras.require("spark", "the spark engine", "TE511")
+    from pyspark.sql import SparkSession as PySparkSession
+
     problem = java_missing()
     if problem:
         raise TagEngineError(
