@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from tagengine import extras
 from tagengine.diagnostics import TagEngineError, error
 
 DUCKDB_SUFFIXES = (".duckdb", ".ddb")
@@ -55,17 +56,7 @@ def scan(source: str) -> pl.LazyFrame:
 def _uri(source: str) -> pl.LazyFrame:
     """`postgresql://user@host/db#table` and the like, through connectorx."""
     uri, _, table = source.rpartition("#")
-    try:
-        import connectorx  # noqa: F401
-    except ImportError:
-        raise TagEngineError(
-            error(
-                "TE401",
-                "reading a database by URI needs connectorx",
-                None,
-                "pip install 'tagengine[db]'",
-            )
-        ) from None
+    extras.require("db", "reading a database by URI", "TE401")
     try:
         return pl.read_database_uri(f"SELECT * FROM {_quote(table)}", uri).lazy()
     except Exception as exc:  # drivers raise their own error types
@@ -82,17 +73,7 @@ def _uri(source: str) -> pl.LazyFrame:
 
 
 def _duckdb(path: str, table: str) -> pl.LazyFrame:
-    try:
-        import duckdb
-    except ImportError:
-        raise TagEngineError(
-            error(
-                "TE401",
-                "reading DuckDB files needs the duckdb package",
-                None,
-                "pip install 'tagengine[duckdb]'",
-            )
-        ) from None
+    duckdb = extras.require("duckdb", "reading DuckDB files", "TE401")
     try:
         # Read at once: DuckDB's lazy Polars scan refuses the concurrent use Polars makes
         # of it when one plan reads a table twice (the run and its row count).
@@ -219,17 +200,7 @@ def _quote(name: str) -> str:
 
 
 def _write_duckdb(tables: dict[str, pl.DataFrame], path: str) -> None:
-    try:
-        import duckdb
-    except ImportError:
-        raise TagEngineError(
-            error(
-                "TE403",
-                "writing DuckDB files needs the duckdb package",
-                None,
-                "pip install 'tagengine[duckdb]'",
-            )
-        ) from None
+    duckdb = extras.require("duckdb", "writing DuckDB files", "TE403")
     with duckdb.connect(path) as con:
         con.execute("BEGIN TRANSACTION")
         try:

@@ -15,8 +15,8 @@ from pathlib import Path
 import polars as pl
 from sqlglot import exp
 
-from tagengine import databases
-from tagengine.diagnostics import TagEngineError, error
+from tagengine import databases, extras
+from tagengine.diagnostics import TagEngineError
 from tagengine.engines import Source, plain_frame
 from tagengine.sources import file_format, scan, unreadable, unreadable_table
 
@@ -25,19 +25,8 @@ class DuckDBSession:
     dialect = "duckdb"
 
     def __enter__(self) -> DuckDBSession:
-        try:
-            import duckdb
-        except ImportError:
-            raise TagEngineError(
-                error(
-                    "TE511",
-                    "the duckdb engine needs the duckdb package",
-                    None,
-                    "pip install 'tagengine[duckdb]'",
-                )
-            ) from None
-        self.duckdb = duckdb
-        self.con = duckdb.connect()
+        self.duckdb = extras.require("duckdb", "the duckdb engine", "TE511")
+        self.con = self.duckdb.connect()
         self.attached: dict[str, str] = {}  # database file -> its alias
         return self
 

@@ -33,6 +33,7 @@ from typing import IO, Any
 
 import polars as pl
 
+from tagengine import extras
 from tagengine.diagnostics import TagEngineError, error
 from tagengine.engines import Source, plain_frame
 from tagengine.sources import file_format, first_line, scan, schema_of, unreadable, unreadable_table
@@ -99,18 +100,10 @@ def session() -> Any:
 
 
 def _session() -> Any:
-    try:
-        from pyspark import SparkConf
-        from pyspark.sql import SparkSession as PySparkSession
-    except ImportError:
-        raise TagEngineError(
-            error(
-                "TE511",
-                "the spark engine needs the pyspark package",
-                None,
-                "pip install 'tagengine[spark]'",
-            )
-        ) from None
+    extras.require("spark", "the spark engine", "TE511")
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession as PySparkSession
+
     problem = java_missing()
     if problem:
         raise TagEngineError(
