@@ -107,7 +107,7 @@ class ExprCompiler:
                 return pl.col(self.aggregates[ir.fingerprint(e)])  # over everyone, earlier
             case ir.Ranking(func=func, operand=x, buckets=n, descending=desc):
                 xe = self.expr(x)
-                if not any(isinstance(n, _PER_ROW) for n in ir.walk(x)):
+                if _constant(x):
                     xe = pl.repeat(xe, pl.len())  # a constant ranks every row (all tie)
                 if func in ("ntile", "qcut"):
                     return getattr(ranking, func)(xe, n, desc)
@@ -159,7 +159,7 @@ class ExprCompiler:
         ea, eb = self._aligned(a, b, operand)
         if op == "/":
             ea, eb = ea.cast(pl.Float64), eb.cast(pl.Float64)
-            if not any(isinstance(n, _PER_ROW) for n in ir.walk(b)):
+            if _constant(b):
                 eb = eb + broadcast(0.0, ea)  # a constant divisor: see `broadcast`
             # by zero: missing (DESIGN §3.2); inf / inf is NaN, missing too. `eb` is used
             # once (not `when(eb != 0).then(ea / eb)`: see _nan_to_null)
@@ -230,6 +230,12 @@ class ExprCompiler:
 
 
 _PER_ROW = (ir.Column, ir.RuleRef, ir.Aggregate, ir.Ranking)  # what makes a value vary
+
+
+def _constant(e: ir.Expr) -> bool:
+    """`e` is the same on every row: Polars computes it as a scalar."""
+    return not any(isinstance(n, _PER_ROW) for n in ir.walk(e))
+
 
 _ARG_DTYPES: dict[str, pl.DataType] = {
     **dict.fromkeys(("lower", "upper", "trim", "length"), pl.String()),

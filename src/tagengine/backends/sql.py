@@ -257,7 +257,7 @@ class Dialect:
             this=exp.LT(this=exp.Abs(this=x.copy()), expression=exp.Literal.number(2**52))
         )
         zero = exp.EQ(this=node(this=x.copy()), expression=exp.Literal.number(0))
-        signed_zero = exp.Mul(this=x.copy(), expression=exp.cast(exp.Literal.number(0), DOUBLE))
+        signed_zero = exp.Mul(this=x.copy(), expression=_double_literal(0.0))
         return exp.Case(
             ifs=[exp.If(this=big, true=x.copy()), exp.If(this=zero, true=signed_zero)],
             default=exp.cast(node(this=x), DOUBLE),
@@ -996,15 +996,6 @@ def _divide(
     return exp.Div(this=a, expression=b, typed=True)
 
 
-def _replaced(x: exp.Expression, table: Mapping[str, str]) -> exp.Expression:
-    """`x` with each character of `table` replaced by its text (backends/casemap.py)."""
-    for char, text in table.items():
-        x = exp.Anonymous(
-            this="REPLACE", expressions=[x, exp.Literal.string(char), exp.Literal.string(text)]
-        )
-    return x
-
-
 def _double(sql: exp.Expression, e: ir.Expr) -> exp.Expression:
     """`sql` as a double, as Polars casts to Float64 (a float is one already)."""
     return sql if e.type.kind == "float" else exp.cast(sql, DOUBLE)
@@ -1234,11 +1225,11 @@ class _Compiler:
                 return exp.Coalesce(this=args[0], expressions=args[1:])
             return d.extreme(f, args)
         if f == "lower":
-            return exp.Lower(this=_replaced(args[0], casemap.LOWER_SPECIAL))
+            return self.case_mapped(exp.Lower, args[0], casemap.LOWER_SPECIAL, e.span)
         if f == "upper":
             if d.name == "spark":  # Java's toUpperCase maps full already
                 return exp.Upper(this=args[0])
-            return exp.Upper(this=_replaced(args[0], casemap.UPPER_SPECIAL))
+            return self.case_mapped(exp.Upper, args[0], casemap.UPPER_SPECIAL, e.span)
         if f == "trim":
             return exp.Trim(
                 this=args[0], expression=exp.Literal.string(WHITESPACE), position="BOTH"
@@ -1246,6 +1237,21 @@ class _Compiler:
         if f == "length":
             return exp.Length(this=args[0])
         raise AssertionError(f"no SQL translation for function {f}")
+
+    def case_mapped(
+        self, node: type[exp.Func], x: exp.Expression, table: Mapping[str, str], span
+    ) -> exp.Expression:
+        """The engine's UPPER or LOWER after the characters of `table` are replaced by
+        their full mapping (backends/casemap.py). The hundred REPLACEs run only on a text
+        holding one of them: on every text they made `upper` 25 times slower in DuckDB."""
+        replaced = x.copy()
+        for char, text in table.items():
+            replaced = exp.Anonymous(
+                this="REPLACE",
+                expressions=[replaced, exp.Literal.string(char), exp.Literal.string(text)],
+            )
+        special = self.d.matches(x.copy(), "[" + "".join(table) + "]", span)
+        return exp.Case(ifs=[exp.If(this=special, true=node(this=replaced))], default=node(this=x))
 
     def ranking(self, e: ir.Ranking) -> exp.Expression:
         """Over the entities with a known value: nulls are a partition of their own, and
