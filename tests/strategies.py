@@ -36,6 +36,8 @@ import itertools
 import polars as pl
 from hypothesis import strategies as st
 
+from tagengine.syntax.metadata import KEYS as METADATA_KEYS
+
 # ---- names -----------------------------------------------------------------------------
 
 RESERVED = [
@@ -305,10 +307,18 @@ def _label(draw) -> list[str]:
     return [draw(strings)] if draw(st.booleans()) else []
 
 
+SQL_WORDS = {"and", "or", "not", "in", "between", "is", "like", "ilike", "case", "null"}
+"""Upper-cased, these are SQL habits: an error wherever a metadata line could take them."""
+_not_sql = safe_names.filter(lambda s: s.lower() not in SQL_WORDS)
+
+
 def _metas(draw) -> list[list[str]]:
-    key = st.sampled_from(["owner", "category", "description", "priority"]) | safe_names
-    value = st.one_of(strings, safe_names, st.integers(0, 10**6).map(str), numbers)
-    return [[draw(key), draw(value)] for _ in range(draw(st.integers(0, 3)))]
+    """Metadata lines: a documented key, or a namespaced one of the user's own."""
+    key = st.sampled_from([[k] for k in METADATA_KEYS]) | st.tuples(_not_sql, _not_sql).map(
+        lambda t: [t[0], ".", t[1]]
+    )
+    value = st.one_of(strings, _not_sql, st.integers(0, 10**6).map(str), numbers)
+    return [[*draw(key), draw(value)] for _ in range(draw(st.integers(0, 3)))]
 
 
 def _value(draw, allow_missing: bool = True) -> list[str]:

@@ -58,8 +58,13 @@ RULE_CASES = [
         "TE001",
         H + "tag a when age = 1",
         (3, 16, 3, 17),
-        "expected an operator (`==`, `>`, `and`, `+`, ...) or the next statement after "
-        "`age`, found `=`",
+        "to compare, write `==`",
+    ),
+    (
+        "TE003",
+        H + 'tag a when age > 1\n  team "crm"',
+        (4, 3, 4, 7),
+        "unknown metadata key `team`",
     ),
     (
         "TE002",

@@ -51,9 +51,9 @@ INVALID = [
     # (source, line, column, words in the message)
     ("tag a x > 1", 1, 7, "`when`"),
     ("tag a when", 1, 11, "ends too early"),
-    ("tag a when x = 1", 1, 14, "found `=`"),
+    ("tag a when x = 1", 1, 14, "to compare, write `==`"),
     ("tag a when x > ", 1, 15, "ends too early"),
-    ("tag a when name == 'x'", 1, 20, "unexpected character `'`"),
+    ("tag a when name == 'x'", 1, 20, "text goes in double quotes"),
     ("feature f 3", 1, 11, "`=`"),
     ("tag a when x >\ntag b when y", 2, 1, "expected a value after `>`"),
     ('segment s\n  else "x"', 2, 3, "quoted text"),
@@ -77,7 +77,7 @@ def test_syntax_errors_name_place_and_cause(source, line, column, words):
 
 def test_hint_for_single_equals():
     _, diags = parse("tag a when x = 1", "t.tags")
-    assert "`==`" in diags[0].hint
+    assert "`==`" in diags[0].message and "`tag a when x == 1`" in diags[0].hint
 
 
 def test_one_broken_rule_does_not_hide_the_others():

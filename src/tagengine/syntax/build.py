@@ -113,7 +113,9 @@ class Builder(Transformer):
     def label(self, meta, value):
         return _Label(unquote(value))
 
-    def meta(self, meta, key, value):
+    def meta(self, meta, *parts):
+        *key_parts, value = parts
+        key = ".".join(str(k) for k in key_parts)  # `owner`, or a namespaced `crm.campaign`
         if isinstance(value, Token) and value.type == "STRING":
             v: str | int | Decimal = unquote(value)
         elif isinstance(value, ast.Literal):

@@ -19,7 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from tagengine import limits
 from tagengine.diagnostics import Diagnostic, error
-from tagengine.syntax import ast
+from tagengine.syntax import ast, habits, metadata
 from tagengine.syntax.build import Builder
 
 MAX_SYNTAX_ERRORS = 50
@@ -101,7 +101,7 @@ def parse(text: str, file: str = "<rules>") -> tuple[ast.Program, list[Diagnosti
             read += len(work)
             tree = _lark().parse(work)
         except UnexpectedInput as exc:
-            diagnostics.append(_describe(exc, work, file))
+            diagnostics.append(_sql_habit(exc, work, file) or _describe(exc, work, file))
             blanked = _blank_statement(work, _error_offset(exc, work))
             if (
                 blanked == work
@@ -117,7 +117,21 @@ def parse(text: str, file: str = "<rules>") -> tuple[ast.Program, list[Diagnosti
         error("TE002", msg, span, hint[0] if hint else _VALUE_HINT)
         for msg, span, *hint in builder.problems
     ]
+    diagnostics += metadata.problems(program, work, file)
     return program, diagnostics
+
+
+def _sql_habit(exc: UnexpectedInput, text: str, file: str) -> Diagnostic | None:
+    """A SQL habit in the statement that failed (`AND`, `<>`, `IN (...)`), told as such:
+    the parser's own words would point at a symptom, often far from the cause."""
+    offset = _error_offset(exc, text)
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    at_keyword = not text[line_start:offset].strip() and _STATEMENT_START.match(text, line_start)
+    end = offset if at_keyword else (len(text) if line_end == -1 else line_end)
+    start = habits.statement_start(text, max(0, end - 1))
+    habit = habits.find(text, start, end)
+    return None if habit is None else habits.diagnostic(text, habit, start, end, file)
 
 
 def _error_offset(exc: UnexpectedInput, text: str) -> int:
