@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -777,3 +778,56 @@ def test_every_diagnostic_in_the_source_has_a_hint():
             if hint is None or (isinstance(hint, pyast.Constant) and not hint.value):
                 missing.append(f"{path.name}:{node.lineno} {first.value}")
     assert not missing, missing
+
+
+# ---- SQL habits: one targeted message each, with the line rewritten ------------------------
+
+SQL_HABITS = [
+    'tag bj_sms when city == "北京" AND vip',
+    'tag bj_or when city == "北京" OR vip',
+    "tag thirties when age BETWEEN 30 AND 40",
+    'tag not_bj when city <> "北京"',
+    'tag not_bj2 when city NOT IN ["北京"]',
+    "tag has_name when name IS NOT NULL",
+    "tag no_name when name is null",
+    'tag bj_older when city == "北京" AND age > 30',
+    'tag bj_older2 when city = "北京" AND age > 30',
+    'tag north when city LIKE "北%"',
+    'tag not_north when city NOT LIKE "北%"',
+    'tag zhang when name like "%张%"',
+    'tag bj_sh when city in ("北京", "上海")',
+    "tag both when vip && age > 30",
+    "tag either when vip || age > 30",
+    "tag not_vip when NOT vip",
+    "tag bj3 when city == '北京'",
+    'feature band "年龄段" = CASE WHEN age > 30 THEN "old" '
+    "WHEN age > 20 THEN 'mid' ELSE \"young\" END",
+    "score s = CASE WHEN age > 30 THEN 2 ELSE 1 END",
+]
+
+
+def test_golden_rendering_of_sql_habits(tmp_path, monkeypatch):
+    """Each habit alone in a file: exactly one error, TE001, naming the habit, with a hint
+    that rewrites the line (or, for CASE WHEN, says what to write instead)."""
+    monkeypatch.chdir(tmp_path)
+    rendered, fixed = [], 0
+    for i, line in enumerate(SQL_HABITS):
+        name = f"habit{i + 1:02}.tags"
+        Path(name).write_text(H + line + "\n", "utf-8")
+        rules = tagengine.load(name)
+        diags = rules.check(SCHEMA)
+        assert [d.code for d in diags] == ["TE001"], (line, diags)
+        assert "docs/language.md" in diags[0].hint and diags[0].span.line == 3, line
+        fix = re.fullmatch(r"write `([^`]*)`; see .*", diags[0].hint)
+        if fix:  # the rewritten line is right: it checks clean
+            Path(name).write_text(H + fix.group(1) + "\n", "utf-8")
+            assert [d for d in tagengine.load(name).check(SCHEMA) if d.is_error] == [], fix
+            fixed += 1
+        rendered.append(render_human(diags, rules.sources))
+    assert fixed >= len(SQL_HABITS) - 1  # all but a CASE WHEN of numbers
+    got = "\n".join(rendered)
+    path = GOLDEN / "sql_habits.txt"
+    if os.environ.get("TAGENGINE_UPDATE_GOLDEN"):
+        path.write_text(got, "utf-8")
+    assert path.exists(), f"{path} missing: run with TAGENGINE_UPDATE_GOLDEN=1 and review it"
+    assert got == path.read_text("utf-8")

@@ -125,15 +125,35 @@ def test_between_upper_bound_stops_at_and():
 
 
 def test_metadata_and_labels():
-    src = 'tag hv "高价值" when x > 1\n  owner "crm"\n  category rule\n  weight 2'
-    program, _ = parse(src, "f.tags")
+    src = 'tag hv "高价值" when x > 1\n  owner "crm"\n  category rule\n  crm.weight 2'
+    program, diags = parse(src, "f.tags")
+    assert diags == []
     tag = program.rules[0]
     assert tag.label == "高价值"
     assert [(m.key, m.value) for m in tag.meta] == [
         ("owner", "crm"),
         ("category", "rule"),
-        ("weight", 2),
+        ("crm.weight", 2),
     ]
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("tag a when x > 1\n  weight 2", "unknown metadata key `weight`"),
+        ('tag a when x > 1 owner "me"', "metadata goes on a line of its own"),
+        ("tag a when x > 1 y z", "`y` after the end of tag `a` belongs to nothing"),
+        ('segment s\n  "a" when x\n  else "b" owner "me"', "on a line of its own"),
+        ('tag a when x\n  ownr "me"', "did you mean `owner`?"),
+    ],
+)
+def test_metadata_lines_that_are_not(source, words):
+    """A word after a rule is metadata only on a line of its own, with a key of the set or
+    a namespaced one; anything else is an error, and the rule does not reach the checker."""
+    program, diags = parse(source, "f.tags")
+    assert [d.code for d in diags] == ["TE003"]
+    assert words in diags[0].message + " " + (diags[0].hint or "")
+    assert program.rules == ()
 
 
 def test_segment_branches_in_order():

@@ -143,6 +143,9 @@ class RuleFunnel(_Model):
     name: str
     kind: Literal["feature", "tag", "score", "segment"]
     label: str | None = None
+    metadata: dict[str, str] = Field(
+        default_factory=dict, description="the rule's metadata lines (owner, category, ...)"
+    )
     combine: Literal["all", "any", "single"] | None = Field(
         None, description="for tags: how the funnel's clauses combine (and / or)"
     )

@@ -96,6 +96,7 @@ def _funnel(
         name=rule.name,
         kind=rule.kind,
         label=rule.label,
+        metadata={m.key: str(m.value) for m in rule.meta},
         dependencies=dependencies(program, rule.name),
     )
     if rule.kind == "tag":

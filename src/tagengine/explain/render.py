@@ -129,6 +129,8 @@ def funnel(f: RuleFunnel, total: int) -> list[RenderableType]:
     what = "set for" if f.kind == "tag" else "has a value for"
     head.append(f" ({f.kind}) — {what} {f.count:,} of {total:,} ({f.share:.1%})")
     parts: list[RenderableType] = [Text(""), head]
+    if f.metadata:
+        parts.append(Text(" · ".join(f"{k} {v}" for k, v in f.metadata.items()), "dim"))
     if f.steps:
         word = {"all": "and", "any": "or", "single": ""}[f.combine or "single"]
         table = Table(box=None, pad_edge=False, show_edge=False)

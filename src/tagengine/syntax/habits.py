@@ -87,11 +87,12 @@ def find(text: str, start: int, end: int) -> Habit | None:
 def diagnostic(text: str, habit: Habit, start: int, end: int, file: str) -> Diagnostic:
     """The error for `habit`, found in the statement text[start:end]."""
     fixed = fixed_line(text, habit, start, end)
-    hint = f"write `{fixed}`" if fixed else habit.advice
+    advice = f"write `{fixed}`" if fixed else habit.advice
+    hint = f"{advice}; {DOC}" if advice else DOC
     line, column = position(text, habit.start)
     end_line, end_column = position(text, habit.end)
     span = Span(file, line, column, end_line, end_column)
-    return error("TE001", habit.message, span, f"{hint}; {DOC}", habit.label)
+    return error("TE001", habit.message, span, hint, habit.label)
 
 
 def fixed_line(text: str, habit: Habit, start: int, end: int) -> str | None:
@@ -112,10 +113,10 @@ def fixed_line(text: str, habit: Habit, start: int, end: int) -> str | None:
     line = text[line_start:line_end]
     for s, e, new in sorted(set(edits), reverse=True):
         line = line[: s - line_start] + new + line[e - line_start :]
-    return " ".join(_strip_comment(line).split())
+    return " ".join(without_comment(line).split())
 
 
-def _strip_comment(line: str) -> str:
+def without_comment(line: str) -> str:
     cut = next((m.start() for m in _TOKEN.finditer(line) if m.lastgroup == "comment"), None)
     return line if cut is None else line[:cut]
 
@@ -163,7 +164,7 @@ def _all(toks: list[Token]):
                 tok.start,
                 tok.end,
                 "text goes in double quotes",
-                f"write {new}",
+                f"write `{new}`",
                 ((tok.start, tok.end, new),),
             )
             continue
@@ -192,15 +193,7 @@ def _all(toks: list[Token]):
             skip_until = i + 2
             continue
         if low == "case" and (_is(nxt, "when") or _upper(tok)):
-            yield Habit(
-                tok.start,
-                tok.end,
-                "there is no `CASE WHEN`: a value chosen by conditions is a segment",
-                "SQL",
-                (),
-                'write `segment NAME "label" when CONDITION ... else "other"`, one line per '
-                '`"label" when CONDITION`; the first that matches wins',
-            )
+            yield _case(toks, i)
             continue
         if low == "in" and nxt is not None and nxt.text == "(":
             yield _in_parens(toks, i)
@@ -253,7 +246,7 @@ def _like(toks: list[Token], i: int, negate: Token | None) -> Habit:
     pattern = toks[i + 1] if i + 1 < len(toks) else None
     message = "there is no `LIKE`: use `starts with`, `ends with`, `contains` or `matches`"
     if pattern is None or pattern.kind not in ("string", "squote") or len(pattern.text) < 2:
-        return Habit(first.start, tok.end, message, "SQL", (), "see “Text” in docs/language.md")
+        return Habit(first.start, tok.end, message, "SQL", (), None)
     body = pattern.text[1:-1]
     form = _like_form(body)
     edits: list[tuple[int, int, str]] = [(first.start, pattern.end, form)]
@@ -283,6 +276,47 @@ def _like_form(body: str) -> str:
     return f'matches "^{regex.replace(chr(92), chr(92) * 2)}$"'
 
 
+def _case(toks: list[Token], i: int) -> Habit:
+    """`feature band = CASE WHEN a THEN "x" ELSE "y" END` → `segment band "x" when a else "y"`
+    (on one line: line breaks carry no meaning), when every value is a text."""
+    tok = toks[i]
+    message = "there is no `CASE WHEN`: a value chosen by conditions is a segment"
+    advice = (
+        'write `segment NAME "label" when CONDITION ... else "other"`, one line per '
+        '`"label" when CONDITION`; the first that matches wins'
+    )
+    head = toks[:i]
+    words = [t.text.lower() if t.kind == "word" else "" for t in toks]
+    if len(head) < 3 or head[0].text not in ("feature", "score") or head[-1].text != "=":
+        return Habit(tok.start, tok.end, message, "SQL", (), advice)
+    parts, j, otherwise = [], i + 1, None
+    while j < len(toks) and words[j] == "when":
+        then = next((k for k in range(j + 1, len(toks)) if words[k] == "then"), None)
+        if then is None or then + 1 >= len(toks) or toks[then + 1].kind not in ("string", "squote"):
+            return Habit(tok.start, tok.end, message, "SQL", (), advice)
+        condition = _joined(toks[j + 1 : then])
+        parts.append(f'"{toks[then + 1].text[1:-1]}" when {condition}')
+        j = then + 2
+    if j + 1 < len(toks) and words[j] == "else" and toks[j + 1].kind in ("string", "squote"):
+        otherwise = toks[j + 1].text[1:-1]
+        j += 2
+    if not parts or j >= len(toks) or words[j] != "end":
+        return Habit(tok.start, tok.end, message, "SQL", (), advice)
+    label = f" {head[2].text}" if head[2].kind == "string" else ""
+    segment = f"segment {head[1].text}{label} " + " ".join(parts)
+    segment += f' else "{otherwise}"' if otherwise is not None else ""
+    edits = ((head[0].start, toks[j].end, segment),)
+    return Habit(tok.start, tok.end, message, "SQL", edits)
+
+
+def _joined(toks: list[Token]) -> str:
+    """Tokens as written, with one space wherever the source had any."""
+    out = ""
+    for prev, tok in zip([None, *toks], toks, strict=False):
+        out += tok.text if prev is None or prev.end == tok.start else " " + tok.text
+    return out
+
+
 def _in_parens(toks: list[Token], i: int) -> Habit:
     """`x IN ("a", "b")` → `x in ["a", "b"]`."""
     tok, open_ = toks[i], toks[i + 1]
@@ -302,7 +336,7 @@ def _in_parens(toks: list[Token], i: int) -> Habit:
         tok.start,
         open_.end,
         "a list is written in square brackets: `in [...]`",
-        "write `in [`",
+        "write `in [...]`",
         tuple(edits),
     )
 

@@ -25,15 +25,22 @@ _KEY_LIST = ", ".join(f"`{k}`" for k in KEYS)
 _OWN_KEY = 'a key of your own takes a namespace: `crm.campaign "618"`'
 
 
-def problems(program: ast.Program, text: str, file: str) -> list[Diagnostic]:
-    """At most one problem per rule: the first metadata line that is not one."""
+def problems(program: ast.Program, text: str, file: str) -> tuple[ast.Program, list[Diagnostic]]:
+    """The first metadata line of each rule that is not one; and the program without those
+    rules, which are broken statements: what the checker would say of their cut-short
+    conditions (`age` alone is no true/false) only hides the cause."""
     found = []
+    broken = set()
     starts = _line_starts(text)
     for rule in program.rules:
         problem = next(_problems(rule, text, starts, file), None)
         if problem is not None:
             found.append(problem)
-    return found
+            broken.add(id(rule))
+    if not broken:
+        return program, found
+    kept = tuple(s for s in program.statements if id(s) not in broken)
+    return ast.Program(kept), found
 
 
 def _problems(rule: ast.Rule, text: str, starts: list[int], file: str) -> Iterator[Diagnostic]:

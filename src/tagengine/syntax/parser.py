@@ -117,7 +117,8 @@ def parse(text: str, file: str = "<rules>") -> tuple[ast.Program, list[Diagnosti
         error("TE002", msg, span, hint[0] if hint else _VALUE_HINT)
         for msg, span, *hint in builder.problems
     ]
-    diagnostics += metadata.problems(program, work, file)
+    program, broken = metadata.problems(program, work, file)
+    diagnostics += broken
     return program, diagnostics
 
 
