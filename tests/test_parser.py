@@ -218,3 +218,28 @@ def test_no_parser_cache_when_its_folder_cannot_be_made(fresh_parser, monkeypatc
     assert not diagnostics and len(program.statements) == 2
     monkeypatch.setenv("TAGENGINE_NO_PARSER_CACHE", "1")
     assert parser_module._parser_cache() is None
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "column", "bracket"),
+    [
+        ('tag a when (age > 1 and\n  city == "x"\ntag b when age > 2', 1, 12, "("),
+        ('tag a when city in ["x", "y"\ntag b when y', 1, 20, "["),
+        ("tag b when (a > 1 and b < f(2)", 1, 12, "("),
+        ("feature f = round((a + b) * (c", 1, 29, "("),
+    ],
+)
+def test_an_unclosed_bracket_is_pointed_at(source, line, column, bracket):
+    """The parser notices a bracket left open only where the next statement begins (or
+    the file ends); the error also labels the bracket itself, and says how to close it."""
+    _, diags = parse(source, "t.tags")
+    note_span, label = diags[0].notes[0]
+    assert (note_span.line, note_span.column) == (line, column)
+    assert label == f"this `{bracket}` is never closed"
+    assert f"close the `{bracket}` of line {line}" in diags[0].hint
+    assert diags[0].to_dict()["notes"][0]["line"] == line
+
+
+def test_a_closed_bracket_is_not_pointed_at():
+    _, diags = parse("tag a when (x > 1) and y >\ntag b when y", "t.tags")
+    assert diags and diags[0].notes == ()

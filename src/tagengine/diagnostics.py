@@ -27,6 +27,8 @@ class Diagnostic:
     hint: str | None = None
     label: str | None = None  # short text printed under the caret
     severity: Severity = Severity.ERROR
+    # other places the message is about, each with its label (the `(` never closed)
+    notes: tuple[tuple[Span, str], ...] = ()
 
     @property
     def is_error(self) -> bool:
@@ -44,6 +46,17 @@ class Diagnostic:
             "column": span.column if span else None,
             "end_line": span.end_line if span else None,
             "end_column": span.end_column if span else None,
+            "notes": [
+                {
+                    "message": label,
+                    "file": n.file,
+                    "line": n.line,
+                    "column": n.column,
+                    "end_line": n.end_line,
+                    "end_column": n.end_column,
+                }
+                for n, label in self.notes
+            ],
         }
 
 
@@ -95,20 +108,34 @@ def _render_one(d: Diagnostic, sources: Mapping[str, str]) -> str:
             out.append(f"  = help: {d.hint}")
         return "\n".join(out) + "\n"
     lines = sources.get(span.file, "").splitlines()
-    gutter = " " * len(str(span.line))
+    marks = [
+        (span, "^", d.label),
+        *((n, "-", label) for n, label in d.notes if n.file == span.file),
+    ]
+    gutter = " " * max(len(str(m[0].line)) for m in marks)
     out.append(f"{gutter}--> {span.file}:{span.line}:{span.column}")
-    if 0 < span.line <= len(lines):
-        text = lines[span.line - 1].expandtabs(1)
-        start = cell_len(text[: span.column - 1])
-        end_col = span.end_column if span.end_line == span.line else len(text) + 1
-        width = max(1, cell_len(text[span.column - 1 : end_col - 1]))
-        marker = " " * start + "^" * width + (f" {d.label}" if d.label else "")
-        out += [f"{gutter} |", f"{span.line} | {text}", f"{gutter} | {marker.rstrip()}"]
-        if d.hint:
-            out.append(f"{gutter} |")
+    shown = False
+    for number in sorted({m[0].line for m in marks}):
+        if not 0 < number <= len(lines):
+            continue
+        text = lines[number - 1].expandtabs(1)
+        out += [f"{gutter} |", f"{number:>{len(gutter)}} | {text}"]
+        for mark, char, label in sorted((m for m in marks if m[0].line == number), key=_column):
+            start = cell_len(text[: mark.column - 1])
+            end_col = mark.end_column if mark.end_line == mark.line else len(text) + 1
+            width = max(1, cell_len(text[mark.column - 1 : end_col - 1]))
+            marker = " " * start + char * width + (f" {label}" if label else "")
+            out.append(f"{gutter} | {marker.rstrip()}")
+        shown = True
     if d.hint:
+        if shown:
+            out.append(f"{gutter} |")
         out.append(f"{gutter} = help: {d.hint}")
     return "\n".join(out) + "\n"
+
+
+def _column(mark: tuple[Span, str, str | None]) -> int:
+    return mark[0].column
 
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
@@ -120,7 +147,8 @@ def render_github(diagnostics: Iterable[Diagnostic]) -> str:
     rows = []
     for d in diagnostics:
         level = "error" if d.is_error else "warning"
-        msg = d.message + (f" (help: {d.hint})" if d.hint else "")
+        msg = d.message + "".join(f" ({label}: line {n.line})" for n, label in d.notes)
+        msg += f" (help: {d.hint})" if d.hint else ""
         msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         if d.span:
             s = d.span

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -101,7 +102,8 @@ def parse(text: str, file: str = "<rules>") -> tuple[ast.Program, list[Diagnosti
             read += len(work)
             tree = _lark().parse(work)
         except UnexpectedInput as exc:
-            diagnostics.append(_sql_habit(exc, work, file) or _describe(exc, work, file))
+            found = _sql_habit(exc, work, file) or _describe(exc, work, file)
+            diagnostics.append(_unclosed(found, exc, work, file))
             blanked = _blank_statement(work, _error_offset(exc, work))
             if (
                 blanked == work
@@ -133,6 +135,31 @@ def _sql_habit(exc: UnexpectedInput, text: str, file: str) -> Diagnostic | None:
     start = habits.statement_start(text, max(0, end - 1))
     habit = habits.find(text, start, end)
     return None if habit is None else habits.diagnostic(text, habit, start, end, file)
+
+
+_CLOSE = {"(": ")", "[": "]", "{": "}"}
+
+
+def _unclosed(found: Diagnostic, exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    """When a bracket of the failing statement is still open where the parser stopped,
+    point at it too: the error often shows only where the next statement begins."""
+    offset = _error_offset(exc, text)
+    opened: list[habits.Token] = []
+    for tok in habits.tokens(text, habits.statement_start(text, max(0, offset - 1)), offset):
+        if tok.text in _CLOSE:
+            opened.append(tok)
+        elif opened and tok.text == _CLOSE[opened[-1].text]:
+            opened.pop()
+    if not opened:
+        return found
+    bracket = opened[-1]
+    line, column = habits.position(text, bracket.start)
+    span = ast.Span(file, line, column, line, column + 1)
+    note = (span, f"this `{bracket.text}` is never closed")
+    hint = found.hint
+    if not hint or habits.DOC not in hint:  # a SQL habit's own fix comes first
+        hint = f"close the `{bracket.text}` of line {line} with `{_CLOSE[bracket.text]}`"
+    return replace(found, notes=(*found.notes, note), hint=hint)
 
 
 def _error_offset(exc: UnexpectedInput, text: str) -> int:
