@@ -253,10 +253,10 @@ def observe(
 # ---- the warnings ------------------------------------------------------------------
 
 
-def _windows(program: ir.Program, table: str, select: Sequence[str] | None) -> list[ir.Window]:
-    """The `over last N units` windows the rules use on `table`."""
+def _windows(program: ir.Program, table: str, select: Sequence[str] | None) -> set[ir.Window]:
+    """The `over last N units` windows the rules use on `table`, each once."""
     wanted = _wanted(program, select)
-    return [
+    return {
         node.window
         for rule in program.rules
         if wanted is None or rule.name in wanted
@@ -265,7 +265,7 @@ def _windows(program: ir.Program, table: str, select: Sequence[str] | None) -> l
         and node.table == table
         and node.window is not None
         and node.window.amount is not None
-    ]
+    }
 
 
 def _wanted(program: ir.Program, select: Sequence[str] | None) -> set[str] | None:
@@ -277,8 +277,10 @@ def _wanted(program: ir.Program, select: Sequence[str] | None) -> set[str] | Non
     return program.closure([n for n in select if n in known])
 
 
-def _first(pair: tuple[dt.date, ir.Window]) -> dt.date:
-    return pair[0]
+def _first(pair: tuple[dt.date, ir.Window]) -> tuple[dt.date, str, int]:
+    """The earliest start first; on a tie (`4 weeks`, `28 days`) always the same one."""
+    start, window = pair
+    return start, window.unit or "", window.amount or 0
 
 
 def _start(as_of: dt.date, window: ir.Window) -> dt.date:
