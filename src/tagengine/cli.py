@@ -18,9 +18,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import tagengine
-from tagengine import output
+from tagengine import asof, output
 from tagengine.console import INTERRUPTED
 from tagengine.csvfiles import CsvOptions, check_date_format, encoding_name
 from tagengine.diagnostics import (
@@ -30,6 +31,7 @@ from tagengine.diagnostics import (
     render_github,
     render_human,
     render_json,
+    sort_key,
 )
 from tagengine.privacy import Privacy, redact
 from tagengine.project import Project, declarations, load_project
@@ -128,7 +130,9 @@ AsOfOpt = Annotated[
     typer.Option(
         "--as-of",
         metavar="DATE",
-        help="Observation date, YYYY-MM-DD. Default: the project's as_of, else today.",
+        help="Observation date, YYYY-MM-DD, or `latest`: the latest date in the related "
+        "tables' time columns. Default: the project's as_of, else today. The output says "
+        "which date was used and why; TE413/TE414 warn when the data's dates do not fit it.",
         show_default=False,
     ),
 ]
@@ -190,8 +194,10 @@ def _fail(diagnostics: list[Diagnostic], rules: RuleSet | None = None) -> None:
     raise typer.Exit(1)
 
 
-def _usage(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", markup=True)
+def _usage(message: str, hint: str | None = None) -> None:
+    err.print(f"[red]error:[/red] {escape(message)}", markup=True)  # `[tables]` is text
+    if hint:
+        err.print(f"  = help: {hint}", markup=False)
     raise typer.Exit(2)
 
 
@@ -209,15 +215,40 @@ def _read_schema(path: Path) -> dict:
     return schema
 
 
-def _parse_as_of(text: str | None, project: Project) -> dt.date:
-    """--as-of, else the project's as_of, else today (DESIGN §3.3)."""
+def _parse_as_of(text: str | None) -> asof.Asked:
+    """--as-of: a date, `latest`, or None (the project's as_of, else today; asof.py)."""
     if text is None:
-        return project.as_of or dt.date.today()
+        return None
+    if text.strip().lower() == asof.LATEST:
+        return asof.LATEST
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        _usage(f"--as-of takes a date like 2024-12-31, not `{text}`")
+        _usage(f"--as-of takes a date like 2024-12-31, or `latest`; not `{text}`")
         raise  # unreachable: _usage exits
+
+
+def _observe(
+    ruleset: RuleSet,
+    tables: dict,
+    asked: asof.Asked,
+    project: Project,
+    select: list[str] | None = None,
+) -> asof.Observation:
+    """The as_of to run on, and where it came from; its warnings (TE413, TE414) printed."""
+    try:
+        observed = asof.observe(ruleset, tables, asked, project, select)
+    except asof.LatestUnknown as exc:
+        _usage(str(exc), exc.hint)
+    except TagEngineError as exc:
+        _fail(exc.diagnostics, ruleset)
+    if observed.warnings:
+        err.print(render_human(observed.warnings, {}), end="", markup=False)
+    return observed
+
+
+def _as_of_line(as_of: asof.AsOf) -> str:
+    return f"{as_of.date.isoformat()} ({as_of.describe()})"
 
 
 def _overrides(items: list[str] | None) -> dict[str, str]:
@@ -377,7 +408,7 @@ def run(
     Example: tagengine run rules/ --data data/ --as-of 2024-12-31 --out tags.parquet --engine duckdb
     """
     project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
-    date = _parse_as_of(as_of, project)
+    asked = _parse_as_of(as_of)
     if streaming and engine is not Engine.polars:
         _usage("--streaming is an option of the polars engine")
     if passes is not None and engine is not Engine.polars:
@@ -404,6 +435,8 @@ def run(
                 project.column_types(),
                 f"`{project.file}`",
             )
+        observed = _observe(ruleset, tables, asked, project, names or None)
+        date = observed.as_of.date
         with err.status("evaluating…", spinner="dots") if err.is_terminal else _null():
             result = ruleset.run(
                 tables,
@@ -447,7 +480,7 @@ def run(
         from tagengine.summary import table as summary_table
 
         rows = summarize(df, program, hidden=set(private))
-        out.print(summary_table(rows, df.height, date.isoformat()))
+        out.print(summary_table(rows, df.height, _as_of_line(observed.as_of)))
         out.print(
             f"wrote {written.height:,} rows × {written.width} columns to {out_path} "
             f"in {time.perf_counter() - started:.2f}s"
@@ -464,6 +497,7 @@ def check(
     encoding: EncodingOpt = None,
     bad_rows: BadRowsOpt = None,
     date_format: DateFormatOpt = None,
+    as_of: AsOfOpt = None,
     fmt: Annotated[
         CheckFormat,
         typer.Option("--format", "-f", help="human, json, or github (workflow annotations)."),
@@ -480,24 +514,37 @@ def check(
     ] = None,
 ) -> None:
     """Check syntax, names, types, cycles and likely mistakes; against the data's schema
-    (--data, --table, the project's tables) or a schema file (--schema).
+    (--data, --table, the project's tables) or a schema file (--schema). With the data,
+    also whether its dates fit as_of (TE413, TE414).
 
     Example: tagengine check rules/ --schema schema.json --format github --strict
     """
     if schema_file is not None and (data or table):
         _usage("--schema replaces the data: give --schema, or --data/--table, not both")
     project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
+    asked = _parse_as_of(as_of)
     ruleset = _load(rules, project, syntax_errors_fatal=False)
+    tables = None
     try:
         if schema_file is not None:
             schema = _read_schema(schema_file)
         elif _has_data(data, table, project):
-            schema = schema_of(_tables(ruleset, data, table, project))
+            tables = _tables(ruleset, data, table, project)
+            schema = schema_of(tables)
         else:
             schema = None
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
     diagnostics = ruleset.check(schema)
+    observed = None
+    if tables is not None and not any(d.is_error for d in diagnostics):
+        try:  # the data's dates against as_of: read only with the data at hand
+            observed = asof.observe(ruleset, tables, asked, project)
+            diagnostics = sorted([*diagnostics, *observed.warnings], key=sort_key)
+        except asof.LatestUnknown as exc:
+            _usage(str(exc), exc.hint)
+        except TagEngineError as exc:
+            diagnostics = sorted([*diagnostics, *exc.diagnostics], key=sort_key)
     if fmt is CheckFormat.json:
         typer.echo(render_json(diagnostics))
     elif fmt is CheckFormat.github:
@@ -510,6 +557,8 @@ def check(
         n_err = sum(d.is_error for d in diagnostics)
         n_warn = len(diagnostics) - n_err
         n_rules = len(ruleset.ast.rules)
+        if observed is not None and observed.ranges:
+            err.print(f"dates checked as of {_as_of_line(observed.as_of)}", markup=False)
         summary = (
             f"{n_rules} rules checked: {n_err} error{'s' * (n_err != 1)}, "
             f"{n_warn} warning{'s' * (n_warn != 1)}"
@@ -599,8 +648,9 @@ def compile_(
     if dialect is not None and to is not Target.sql:
         _usage("--dialect goes with --to sql")
     project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
-    date = _parse_as_of(as_of, project)
+    asked = _parse_as_of(as_of)
     ruleset = _load(rules, project)
+    date = _compile_date(ruleset, asked, project, data, table, schema_file)
     if to is Target.sql:
         _compile_sql(ruleset, dialect or Dialect.duckdb, project, data, table, date, schema_file)
         return
@@ -616,6 +666,29 @@ def compile_(
             out.print(f"  {agg.meta.output_name()} = {agg}")
     for name, expr in exprs.items():
         out.print(f"[bold]{name}[/bold] = {expr}")
+
+
+def _compile_date(
+    ruleset: RuleSet,
+    asked: asof.Asked,
+    project: Project,
+    data: Path | None,
+    table: list[str] | None,
+    schema_file: Path | None,
+) -> dt.date:
+    """compile's as_of: `latest` is read from the data (the files among --table's)."""
+    from tagengine.sources import is_source
+
+    files = [t for t in table or [] if is_source(t.partition("=")[2].strip())]
+    try:
+        if not asof.wants_latest(asked, project):
+            return asof.resolve(asked, project).date
+        if schema_file is not None or not _has_data(data, files, project):
+            return asof.resolve(asked, project, None).date  # says latest needs the data
+    except asof.LatestUnknown as exc:
+        _usage(str(exc), exc.hint)
+    tables = _tables(ruleset, data, files or None, project)
+    return _observe(ruleset, tables, asked, project).as_of.date
 
 
 def _schema(
@@ -716,12 +789,14 @@ def explain(
     if id_ is None and not names:
         _usage("say which customer (--id 42) or which rules over everyone (--tag NAME)")
     project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
-    date = _parse_as_of(as_of, project)
+    asked = _parse_as_of(as_of)
     ruleset = _load(rules, project)
     if not _has_data(data, table, project):
         _usage("explain needs data: --data, --table or the project's [tables]")
     try:
         tables = _tables(ruleset, data, table, project)
+        observed = _observe(ruleset, tables, asked, project, names or None)
+        date = observed.as_of.date
         with err.status("explaining…", spinner="dots") if err.is_terminal else _null():
             report = ruleset.explain(
                 tables, id=id_, tags=names or None, as_of=date, private=project.pii
@@ -732,9 +807,9 @@ def explain(
     if fmt is ExplainFormat.json:
         typer.echo(report.model_dump_json(indent=2))
     elif report.view == "customer":
-        out.print(render.customer(report))
+        out.print(render.customer(report, observed.as_of.describe()))
     else:
-        out.print(render.population(report))
+        out.print(render.population(report, observed.as_of.describe()))
     if plan is not None:
         out.print("\n[bold]query plan[/bold] (optimized, as Polars runs it):")
         out.print(plan, markup=False)
@@ -794,7 +869,8 @@ def test_command(
             schema = schema_of(_tables(ruleset, data, table, project))
         else:
             schema = None
-        report = testing.run_tests(ruleset, schema, as_of=project.as_of, match=match)
+        default = project.as_of if isinstance(project.as_of, dt.date) else None  # not latest
+        report = testing.run_tests(ruleset, schema, as_of=default, match=match)
         if junit is not None:
             xml = testing.junit_xml(report, ruleset.sources)
             if not junit.parent.exists():

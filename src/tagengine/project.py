@@ -2,7 +2,7 @@
 rule files hold only business logic.
 
     rules = ["rules/"]
-    as_of = 2024-12-31          # default observation date (else today)
+    as_of = 2024-12-31          # default observation date (else today); or "latest"
     output = "build/tags.parquet"
 
     [tables]
@@ -106,7 +106,7 @@ class Project(CsvSpec):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rules: list[str] = []
-    as_of: dt.date | None = None
+    as_of: dt.date | Literal["latest"] | None = None  # "latest": see asof.py
     output: str | None = None
     tables: dict[str, str] = {}
     entity: EntitySpec | None = None
@@ -121,6 +121,18 @@ class Project(CsvSpec):
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _as_of(cls, value: object) -> object:
+        if isinstance(value, str) and value != "latest":
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(
+                    f'{value!r} is not a date: write as_of = 2024-12-31, or as_of = "latest"'
+                ) from None
+        return value
 
     @field_validator("columns")
     @classmethod

@@ -22,8 +22,11 @@ from tagengine.explain.model import (
 MARKS = {"true": ("✓", "green"), "false": ("✗", "red"), "unknown": ("?", "yellow")}
 
 
-def customer(report: CustomerExplanation) -> RenderableType:
+def customer(report: CustomerExplanation, as_of_source: str | None = None) -> RenderableType:
+    """The rules' trees for one customer; `as_of_source` says where as_of came from."""
     head = Text(f"{report.entity} {report.key} = {report.id} · as of {report.as_of}", "bold")
+    if as_of_source:
+        head.append(f" ({as_of_source})")
     return Group(head, *(rule(r) for r in report.rules))
 
 
@@ -116,8 +119,11 @@ def _obstacle(o: Obstacle) -> Text:
 # ---- population --------------------------------------------------------------
 
 
-def population(report: PopulationExplanation) -> RenderableType:
+def population(report: PopulationExplanation, as_of_source: str | None = None) -> RenderableType:
+    """A funnel per rule over everyone; `as_of_source` says where as_of came from."""
     head = Text(f"{report.entity}: {report.population:,} in all · as of {report.as_of}", "bold")
+    if as_of_source:
+        head.append(f" ({as_of_source})")
     return Group(head, *(part for f in report.rules for part in funnel(f, report.population)))
 
 
