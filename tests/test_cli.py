@@ -220,3 +220,32 @@ def test_help_shows_an_example():
     result = invoke("--help")
     assert result.exit_code == 0
     assert "tagengine run rules/retail.tags" in result.output
+
+
+# ---- what the data says about the rules (TE410-TE412) ----------------------------------
+
+
+def test_check_with_data_warns_of_text_the_data_never_holds(example_dir, tmp_path):
+    rules = tmp_path / "gold.tags"
+    rules.write_text(
+        'entity customer table customers key customer_id\ntag g when member_level == "gold"\n',
+        "utf-8",
+    )
+    result = invoke("check", rules, "--data", example_dir)
+    assert result.exit_code == 0, result.output
+    assert (
+        'warning[TE410]: "gold" never occurs in `member_level`, so this comparison is never true'
+        in result.stderr
+    )
+    levels = pl.read_parquet(example_dir / "customers.parquet")["member_level"].value_counts()
+    for value, n in levels.drop_nulls().iter_rows():
+        assert f'"{value}" ({n:,})' in result.stderr  # 金卡, 银卡, 普通, 钻石 with counts
+    assert "1 warning" in result.stderr
+    assert invoke("check", rules, "--data", example_dir, "--strict").exit_code == 1
+    (item,) = json.loads(invoke("check", rules, "--data", example_dir, "-f", "json").stdout)
+    assert (item["code"], item["line"], item["column"]) == ("TE410", 2, 28)
+
+    rules.write_text(rules.read_text("utf-8").replace('"gold"', '"金卡"'), "utf-8")
+    result = invoke("check", rules, "--data", example_dir, "--strict")
+    assert result.exit_code == 0, result.output
+    assert "TE410" not in result.output and "0 warnings" in result.output

@@ -488,16 +488,18 @@ def check(
         _usage("--schema replaces the data: give --schema, or --data/--table, not both")
     project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
     ruleset = _load(rules, project, syntax_errors_fatal=False)
+    tables = None
     try:
         if schema_file is not None:
             schema = _read_schema(schema_file)
         elif _has_data(data, table, project):
-            schema = schema_of(_tables(ruleset, data, table, project))
+            tables = _tables(ruleset, data, table, project)
+            schema = schema_of(tables)
         else:
             schema = None
+        diagnostics = ruleset.check(schema, data=tables, private=project.pii)
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
-    diagnostics = ruleset.check(schema)
     if fmt is CheckFormat.json:
         typer.echo(render_json(diagnostics))
     elif fmt is CheckFormat.github:
