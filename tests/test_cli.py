@@ -249,3 +249,49 @@ def test_check_with_data_warns_of_text_the_data_never_holds(example_dir, tmp_pat
     result = invoke("check", rules, "--data", example_dir, "--strict")
     assert result.exit_code == 0, result.output
     assert "TE410" not in result.output and "0 warnings" in result.output
+
+
+def test_run_warns_of_tags_that_match_nobody_or_everybody(example_dir, tmp_path):
+    rules = tmp_path / "r.tags"
+    rules.write_text(
+        "entity customer table customers key customer_id\n"
+        'tag nobody when member_level == "gold"\n'
+        "tag everybody when customer_id > 0\n"
+        'tag some when member_level == "金卡"\n',
+        "utf-8",
+    )
+    out = tmp_path / "o.parquet"
+    result = invoke("run", rules, "-d", example_dir, "--as-of", "2024-12-31", "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "warning[TE411]: tag `nobody` matches no customer (0 of 2,000)" in result.stderr
+    assert "warning[TE412]: tag `everybody` matches every customer (2,000 of 2,000)" in (
+        result.stderr
+    )
+    assert f"{rules}:2:1" in result.stderr and "some" not in result.stderr
+    assert pl.read_parquet(out).height == 2000
+
+
+@pytest.mark.parametrize(
+    ("ages", "expected"),
+    [
+        ([30, 40], [("TE412", "adult"), ("TE411", "old")]),
+        ([30, 10], [("TE411", "old")]),
+        ([95, 10], []),
+        ([30], []),  # one customer: every tag is all or nothing
+        ([], []),
+    ],
+)
+def test_tag_coverage_is_counted_from_the_result(ages, expected):
+    import tagengine
+
+    rules = tagengine.load(
+        "entity customer table customers key customer_id\n"
+        "tag adult when age >= 18\ntag old when age > 90\nfeature n = age + 1\n"
+    )
+    df = pl.DataFrame(
+        {"customer_id": range(len(ages)), "age": ages},
+        schema={"customer_id": pl.Int64, "age": pl.Int64},
+    )
+    found = [(d.code, d.message.split("`")[1]) for d in rules.run({"customers": df}).warnings]
+    assert found == expected

@@ -215,6 +215,7 @@ def test_bad_rules_give_exactly_their_code_and_fixed_rules_nothing(section):
 
 
 _REPORTED = re.compile(r"\b(?:error|warning)\[(TE\d{3})\]")
+WARNINGS = set(re.findall(r"^\| \[(TE\d{3})\]\(#te\d{3}\) \| warning \|", TEXT, re.M))
 runner = CliRunner()
 
 
@@ -238,7 +239,7 @@ def test_bad_command_gives_exactly_its_code_and_fixed_command_succeeds(
     section, tmp_path, monkeypatch
 ):
     code, output = run_example(section, "bad", tmp_path / "bad", monkeypatch)
-    assert code != 0, output
+    assert code != 0 or section.code in WARNINGS, output  # a warning never stops a run
     assert set(_REPORTED.findall(output)) == {section.code}, output
     code, output = run_example(section, "good", tmp_path / "good", monkeypatch)
     assert code == 0, output

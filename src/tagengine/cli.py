@@ -442,6 +442,8 @@ def run(
                 f"[yellow]warning:[/yellow] {n:,} row(s) of `{table_name}` have a key that "
                 f"matches no row of `{program.entity.table}`; they count for no one"
             )
+    if coverage := result.warnings:
+        err.print(render_human(coverage, ruleset.sources), end="", markup=False)
     if not quiet:
         from tagengine.summary import summarize
         from tagengine.summary import table as summary_table

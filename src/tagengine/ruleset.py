@@ -34,6 +34,14 @@ class RunResult:
     program: ir.Program
     unmatched_rows: dict[str, int]  # related table -> rows whose key matches no entity
 
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """What the result says about the rules: a tag no entity has (TE411), or every
+        entity has (TE412), when there is more than one."""
+        from tagengine.coverage import tag_coverage
+
+        return tag_coverage(self.table, self.program)
+
 
 class RuleSet:
     """A parsed rule set. Checking against a schema gives the typed program backends run."""
