@@ -486,6 +486,8 @@ def check(
     """Check syntax, names, types, cycles and likely mistakes; against the data's schema
     (--data, --table, the project's tables) or a schema file (--schema).
 
+    With the data, also text the rules compare with a column that never holds it (TE410).
+
     Example: tagengine check rules/ --schema schema.json --format github --strict
     """
     if schema_file is not None and (data or table):
@@ -594,9 +596,11 @@ def profile_command(
         ),
     ] = 10,
 ) -> None:
-    """Show what the data holds, column by column: the most frequent values with their
-    counts (text, true/false), or the minimum, quartiles and maximum (numbers, dates), and
-    how many rows miss a value. Private columns (the project's `pii`) show counts only.
+    """Show what the data holds: each column's values, or its range.
+
+    Per column: the most frequent values with their counts (text, true/false), or the
+    minimum, quartiles and maximum (numbers, dates); how many rows miss a value; how many
+    distinct values there are. Private columns (the project's `pii`) show counts only.
 
     Example: tagengine profile --data data/ customers.member_level
     """
