@@ -169,3 +169,127 @@ def test_date_arithmetic_on_a_column_of_unknown_type_is_not_an_error(rule):
     assert codes(rule + "\n") == []
     assert codes(rule + "\n", {"customer_id": pl.Int64, "signup_date": pl.Date}) == []
     assert "TE201" in codes(rule + "\n", {"customer_id": pl.Int64, "signup_date": pl.Int64})
+
+
+# ---- TE410: text compared with a column whose data never holds it ----------------------
+
+RELATED = "related orders key customer_id time order_date\n"
+
+
+def _data() -> dict[str, pl.DataFrame]:
+    import datetime as dt
+
+    return {
+        "customers": pl.DataFrame(
+            {
+                "customer_id": [1, 2, 3, 4, 5],
+                "member_level": ["金卡", "银卡", "银卡", "普通", None],
+                "city": pl.Series(
+                    ["上海", "北京", "上海", None, "Gold Coast"], dtype=pl.Categorical
+                ),
+                "tier": pl.Series(["a", "a", "b", "a", "a"], dtype=pl.Enum(["a", "b", "c"])),
+                "empty": pl.Series([None] * 5, dtype=pl.String),
+            }
+        ),
+        "orders": pl.DataFrame(
+            {
+                "customer_id": [1, 1, 2],
+                "order_date": [dt.date(2024, 1, 1)] * 3,
+                "channel": ["store", "app", "app"],
+            }
+        ),
+    }
+
+
+def unseen(rules: str) -> list[tuple[int, int, str, str | None]]:
+    diags = tagengine.load(HEADER + RELATED + rules).check(data=_data())
+    assert not [d for d in diags if d.is_error], diags
+    return [(d.span.line, d.span.column, d.message, d.hint) for d in diags if d.code == "TE410"]
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        'tag a when member_level == "gold"',
+        'tag a when "gold" == member_level',
+        'tag a when member_level != "gold"',
+        'tag a when member_level in ["金卡", "gold"]',
+        'tag a when member_level not in ["gold"]',
+        'feature f "f" = member_level == "gold"',
+        'score s = count(orders where orders.channel in ["app", "gold"])',
+        'segment s\n  "g" when member_level == "gold"\n  else "x"',
+        'feature n "n" = count(orders where orders.channel != "gold")',
+        'feature lvl "l" = member_level\ntag a when lvl == "gold"',
+        'feature last_channel "c" = last(orders.channel)\ntag a when last_channel == "gold"',
+        'tag a when city == "gold"',  # a Categorical column
+        'tag a when tier == "c"',  # an Enum category no row has
+    ],
+)
+def test_text_never_in_the_data_is_reported_where_it_is_written(rules):
+    (found,) = unseen(rules)
+    text = '"c"' if "tier" in rules else '"gold"'
+    line = next(i for i, line in enumerate(rules.splitlines()) if text in line)
+    column = rules.splitlines()[line].index(text) + 1
+    assert found[:2] == (3 + line, column), found
+    assert "never occurs in" in found[2]
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        'tag a when member_level == "金卡"',
+        'tag a when member_level in ["银卡", "普通"]',
+        'tag a when city != "上海"',
+        'feature n "n" = count(orders where orders.channel == "store")',
+        'tag a when tier == "b"',
+        'tag a when tier == "zz"',  # not a category at all: TE305's, not TE410's
+        'tag a when upper(member_level) == "gold"',  # not the column itself: not checked
+        'tag a when member_level contains "gold"',
+        "tag a when customer_id == 1",
+    ],
+)
+def test_text_in_the_data_or_not_compared_with_a_column_is_not_reported(rules):
+    assert unseen(rules) == []
+
+
+def test_the_hint_lists_the_most_frequent_values_and_a_near_match():
+    ((*_, message, hint),) = unseen('tag a when member_level == "gold"')
+    assert message == '"gold" never occurs in `member_level`, so this comparison is never true'
+    assert hint == 'the most frequent values of `member_level`: "银卡" (2), "普通" (1), "金卡" (1)'
+    ((*_, message, hint),) = unseen('tag a when member_level != " 银卡"')
+    assert message.endswith("so this comparison is true wherever `member_level` has a value")
+    assert hint.startswith('did you mean "银卡"? (the most frequent values')
+    for text in ("GOLD COAST", "gold coast ", "Ｇｏｌｄ Ｃｏａｓｔ", "Gold Coats"):
+        ((*_, hint),) = unseen(f'tag a when city == "{text}"')
+        assert hint.startswith('did you mean "Gold Coast"?'), (text, hint)
+    ((*_, message, hint),) = unseen('tag a when empty == "x"')
+    assert hint == "`empty` has no values at all: every row is missing"
+
+
+def test_the_hint_lists_five_values_and_where_to_see_all():
+    df = pl.DataFrame({"customer_id": range(8), "city": [f"c{i % 7}" for i in range(8)]})
+    diags = tagengine.load(HEADER + 'tag a when city == "x"').check(data={"customers": df})
+    (hint,) = [d.hint for d in diags]
+    assert hint == (
+        'the most frequent values of `city`: "c0" (2), "c1" (1), "c2" (1), "c3" (1), "c4" (1); '
+        "see all 7 with `tagengine profile customers.city`"
+    )
+
+
+def test_values_of_private_columns_are_never_listed():
+    for private in (["member_level"], ["customers.member_level"]):
+        diags = tagengine.load(HEADER + 'tag a when member_level == "银 卡"').check(
+            data=_data(), private=private
+        )
+        (d,) = diags
+        assert d.code == "TE410" and "银卡" not in d.message + str(d.hint)
+        assert d.hint == "`member_level` is private (the project's `pii`): its values are not shown"
+
+
+def test_unseen_values_need_the_data_and_rules_without_errors():
+    rules = tagengine.load(HEADER + 'tag a when member_level == "gold"')
+    schema = {n: df.schema for n, df in _data().items()}
+    assert [d.code for d in rules.check(schema)] == []
+    assert [d.code for d in rules.check(data=_data())] == ["TE410"]
+    broken = tagengine.load(HEADER + 'tag a when member_level == "gold"\ntag b when nope > 1')
+    assert [d.code for d in broken.check(data=_data())] == ["TE101"]

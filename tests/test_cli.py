@@ -220,3 +220,78 @@ def test_help_shows_an_example():
     result = invoke("--help")
     assert result.exit_code == 0
     assert "tagengine run rules/retail.tags" in result.output
+
+
+# ---- what the data says about the rules (TE410-TE412) ----------------------------------
+
+
+def test_check_with_data_warns_of_text_the_data_never_holds(example_dir, tmp_path):
+    rules = tmp_path / "gold.tags"
+    rules.write_text(
+        'entity customer table customers key customer_id\ntag g when member_level == "gold"\n',
+        "utf-8",
+    )
+    result = invoke("check", rules, "--data", example_dir)
+    assert result.exit_code == 0, result.output
+    assert (
+        'warning[TE410]: "gold" never occurs in `member_level`, so this comparison is never true'
+        in result.stderr
+    )
+    levels = pl.read_parquet(example_dir / "customers.parquet")["member_level"].value_counts()
+    for value, n in levels.drop_nulls().iter_rows():
+        assert f'"{value}" ({n:,})' in result.stderr  # 金卡, 银卡, 普通, 钻石 with counts
+    assert "1 warning" in result.stderr
+    assert invoke("check", rules, "--data", example_dir, "--strict").exit_code == 1
+    (item,) = json.loads(invoke("check", rules, "--data", example_dir, "-f", "json").stdout)
+    assert (item["code"], item["line"], item["column"]) == ("TE410", 2, 28)
+
+    rules.write_text(rules.read_text("utf-8").replace('"gold"', '"金卡"'), "utf-8")
+    result = invoke("check", rules, "--data", example_dir, "--strict")
+    assert result.exit_code == 0, result.output
+    assert "TE410" not in result.output and "0 warnings" in result.output
+
+
+def test_run_warns_of_tags_that_match_nobody_or_everybody(example_dir, tmp_path):
+    rules = tmp_path / "r.tags"
+    rules.write_text(
+        "entity customer table customers key customer_id\n"
+        'tag nobody when member_level == "gold"\n'
+        "tag everybody when customer_id > 0\n"
+        'tag some when member_level == "金卡"\n',
+        "utf-8",
+    )
+    out = tmp_path / "o.parquet"
+    result = invoke("run", rules, "-d", example_dir, "--as-of", "2024-12-31", "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "warning[TE411]: tag `nobody` matches no customer (0 of 2,000)" in result.stderr
+    assert "warning[TE412]: tag `everybody` matches every customer (2,000 of 2,000)" in (
+        result.stderr
+    )
+    assert f"{rules}:2:1" in result.stderr and "some" not in result.stderr
+    assert pl.read_parquet(out).height == 2000
+
+
+@pytest.mark.parametrize(
+    ("ages", "expected"),
+    [
+        ([30, 40], [("TE412", "adult"), ("TE411", "old")]),
+        ([30, 10], [("TE411", "old")]),
+        ([95, 10], []),
+        ([30], []),  # one customer: every tag is all or nothing
+        ([], []),
+    ],
+)
+def test_tag_coverage_is_counted_from_the_result(ages, expected):
+    import tagengine
+
+    rules = tagengine.load(
+        "entity customer table customers key customer_id\n"
+        "tag adult when age >= 18\ntag old when age > 90\nfeature n = age + 1\n"
+    )
+    df = pl.DataFrame(
+        {"customer_id": range(len(ages)), "age": ages},
+        schema={"customer_id": pl.Int64, "age": pl.Int64},
+    )
+    found = [(d.code, d.message.split("`")[1]) for d in rules.run({"customers": df}).warnings]
+    assert found == expected

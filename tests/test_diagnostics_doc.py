@@ -184,9 +184,8 @@ def test_the_table_lists_every_section_once_in_order():
     rows = re.findall(r"^\| \[(TE\d{3})\]\(#(te\d{3})\) \| (error|warning) \|", TEXT, re.M)
     assert [r[0] for r in rows] == [s.code for s in SECTIONS]
     assert all(anchor == code.lower() for code, anchor, _ in rows)
-    for code, _, severity in rows:
-        warns = code.startswith("TE3") or "TE410" <= code <= "TE419"  # rules; data (TE41x)
-        assert (severity == "warning") == warns, code
+    for code, _, severity in rows:  # warnings about rules, and what the data says of them
+        assert (severity == "warning") == code.startswith(("TE3", "TE41")), code
     assert [s.code for s in SECTIONS] == sorted({s.code for s in SECTIONS})
 
 
@@ -216,6 +215,7 @@ def test_bad_rules_give_exactly_their_code_and_fixed_rules_nothing(section):
 
 
 _REPORTED = re.compile(r"\b(?:error|warning)\[(TE\d{3})\]")
+WARNINGS = set(re.findall(r"^\| \[(TE\d{3})\]\(#te\d{3}\) \| warning \|", TEXT, re.M))
 runner = CliRunner()
 
 
@@ -239,7 +239,7 @@ def test_bad_command_gives_exactly_its_code_and_fixed_command_succeeds(
     section, tmp_path, monkeypatch
 ):
     code, output = run_example(section, "bad", tmp_path / "bad", monkeypatch)
-    assert code != 0, output
+    assert code != 0 or section.code in WARNINGS, output  # a warning never stops a run
     assert set(_REPORTED.findall(output)) == {section.code}, output
     code, output = run_example(section, "good", tmp_path / "good", monkeypatch)
     assert code == 0, output

@@ -211,6 +211,7 @@ EXPLAIN = ("explain", "retail.tags", "--data", "data", "--as-of", AS_OF)
 CORE_COMMANDS = [
     pytest.param(("check", "retail.tags", "--data", "data"), "0 errors", id="check"),
     pytest.param(("schema", "--data", "data"), '"customer_id": "int64"', id="schema"),
+    pytest.param(("profile", "--data", "data", "customers.member_level"), "金卡", id="profile"),
     pytest.param(
         ("check", "retail.tags", "--schema", "schema.json", "--strict"),
         "0 errors",

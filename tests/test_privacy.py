@@ -141,3 +141,85 @@ def test_errors_about_private_columns_show_no_values(tmp_path, monkeypatch):
     (tmp_path / "tagengine.toml").write_text(project.replace('pii = ["phone"]\n', ""), "utf-8")
     result = CliRunner().invoke(app, ["run", "--out", "x.parquet"])
     assert '["abc"]' in result.output  # the control: without `pii` the value is shown
+
+
+CANARIES = ("PII-CANARY-13800138000", "PII-CANARY-13900139000", "CARD-CANARY-6222020000")
+
+
+def test_canary_values_of_private_columns_appear_in_no_output(tmp_path, monkeypatch):
+    """Distinctive values planted in private columns: neither `profile` (human, JSON) nor
+    the warnings of `check --data` and `run` (human, JSON, GitHub) print them, on stdout
+    or stderr; the control without `pii` shows they would be seen."""
+    pl.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4],
+            "phone": [CANARIES[0], CANARIES[1], CANARIES[1], None],
+            "member_level": ["金卡", "银卡", "金卡", "普通"],
+        }
+    ).write_parquet(tmp_path / "customers.parquet")
+    pl.DataFrame(
+        {
+            "customer_id": [1, 2],
+            "order_date": [dt.date(2024, 12, 1)] * 2,
+            "card_no": [CANARIES[2], CANARIES[2]],
+        }
+    ).write_parquet(tmp_path / "orders.parquet")
+    (tmp_path / "rules.tags").write_text(
+        "entity customer table customers key customer_id\n"
+        "related orders key customer_id time order_date\n"
+        'tag near_phone when phone == "PII-CANARY-13800138009"\n'  # a close spelling
+        'tag not_phone when phone != "pii-canary-13900139000 "\n'  # case and spaces
+        'tag card when count(orders where orders.card_no in ["CARD-CANARY-622202000"]) > 0\n'
+        'feature last_card = last(orders.card_no)\ntag lc when last_card == "x"\n',
+        "utf-8",
+    )
+    project = (
+        'rules = "rules.tags"\nas_of = 2024-12-31\npii = ["phone", "orders.card_no"]\n'
+        '[tables]\ncustomers = "customers.parquet"\norders = "orders.parquet"\n'
+    )
+    (tmp_path / "tagengine.toml").write_text(project, "utf-8")
+    monkeypatch.chdir(tmp_path)
+    commands = [
+        ["profile"],
+        ["profile", "--format", "json"],
+        ["profile", "customers.phone", "orders.card_no", "--top", "50"],
+        ["check"],
+        ["check", "--format", "json"],
+        ["check", "--format", "github"],
+        ["run", "--out", "tags.csv"],
+    ]
+
+    def outputs() -> dict[str, str]:
+        seen = {}
+        for args in commands:
+            result = CliRunner().invoke(app, args)
+            assert result.exit_code == 0, result.output
+            seen[" ".join(args)] = result.stdout + result.stderr
+        return seen
+
+    seen = outputs()
+    for command, text in seen.items():
+        for canary in CANARIES:
+            assert canary not in text, (command, canary)
+    assert "private: values hidden" in seen["profile"]
+    profiled = json.loads(seen["profile --format json"])
+    phone = next(c for c in profiled["tables"][0]["columns"] if c["column"] == "phone")
+    assert phone == {
+        "column": "phone",
+        "kind": "text",
+        "missing": 1,
+        "missing_share": 0.25,
+        "private": True,
+        "rows": 4,
+        "type": "string",
+    }
+    assert seen["check"].count("warning[TE410]") == 4
+    assert "its values are not shown" in seen["check"]
+    assert "warning[TE411]: tag `near_phone`" in seen["run --out tags.csv"]
+
+    # the control: the same commands, nothing private, show the values
+    (tmp_path / "tagengine.toml").write_text(project.replace("pii = [", "# ["), "utf-8")
+    seen = outputs()
+    assert CANARIES[0] in seen["profile"] and CANARIES[2] in seen["profile --format json"]
+    assert f'did you mean "{CANARIES[0]}"?' in seen["check"]
+    assert f'did you mean "{CANARIES[1]}"?' in seen["check"]

@@ -301,11 +301,13 @@ def _load(paths: list[Path] | None, project: Project, syntax_errors_fatal: bool 
     return rules
 
 
-def _tables(rules: RuleSet, data: Path | None, table: list[str] | None, project: Project):
+def _tables(rules: RuleSet | None, data: Path | None, table: list[str] | None, project: Project):
     """Tables from the project file, then --data, then --table: later ones win. CSV files
     are read with the project's (and command line's) CSV settings; rows skipped are
-    reported as warnings."""
-    entity = rules.entity_table or "customers"
+    reported as warnings. Without rules, a single --data file is the project's entity
+    table, else `customers`."""
+    entity = rules.entity_table if rules else project.entity.table if project.entity else None
+    entity = entity or "customers"
     warnings: list[str] = []
     types, formats = project.column_types(), project.date_formats()
     tables = tables_from(
@@ -475,6 +477,8 @@ def run(
                 f"[yellow]warning:[/yellow] {n:,} row(s) of `{table_name}` have a key that "
                 f"matches no row of `{program.entity.table}`; they count for no one"
             )
+    if coverage := result.warnings:
+        err.print(render_human(coverage, ruleset.sources), end="", markup=False)
     if not quiet:
         from tagengine.summary import summarize
         from tagengine.summary import table as summary_table
@@ -517,6 +521,8 @@ def check(
     (--data, --table, the project's tables) or a schema file (--schema). With the data,
     also whether its dates fit as_of (TE413, TE414).
 
+    With the data, also text the rules compare with a column that never holds it (TE410).
+
     Example: tagengine check rules/ --schema schema.json --format github --strict
     """
     if schema_file is not None and (data or table):
@@ -533,9 +539,9 @@ def check(
             schema = schema_of(tables)
         else:
             schema = None
+        diagnostics = ruleset.check(schema, data=tables, private=project.pii)
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
-    diagnostics = ruleset.check(schema)
     observed = None
     if tables is not None and not any(d.is_error for d in diagnostics):
         try:  # the data's dates against as_of: read only with the data at hand
@@ -601,6 +607,75 @@ def schema_command(
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
     typer.echo(to_json(schema), nl=False)
+
+
+class ProfileFormat(StrEnum):
+    human = "human"
+    json = "json"
+
+
+@app.command(name="profile")
+def profile_command(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="TABLE[.COLUMN]",
+            help="What to profile: tables, or single columns (customers.member_level). "
+            "Default: every table.",
+            show_default=False,
+        ),
+    ] = None,
+    project_file: ProjectOpt = None,
+    allow_outside_paths: OutsideOpt = False,
+    data: DataOpt = None,
+    table: TableOpt = None,
+    encoding: EncodingOpt = None,
+    bad_rows: BadRowsOpt = None,
+    date_format: DateFormatOpt = None,
+    fmt: Annotated[
+        ProfileFormat,
+        typer.Option("--format", "-f", help="human (a table per table) or json."),
+    ] = ProfileFormat.human,
+    top: Annotated[
+        int,
+        typer.Option(
+            "--top", "-n", min=1, help="How many values of a text or true/false column to list."
+        ),
+    ] = 10,
+) -> None:
+    """Show what the data holds: each column's values, or its range.
+
+    Per column: the most frequent values with their counts (text, true/false), or the
+    minimum, quartiles and maximum (numbers, dates); how many rows miss a value; how many
+    distinct values there are. Private columns (the project's `pii`) show counts only.
+
+    Example: tagengine profile --data data/ customers.member_level
+    """
+    from tagengine import profile as profiling
+
+    project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
+    if not _has_data(data, table, project):
+        _usage("name the data: --data, --table NAME=SOURCE, or the tables of tagengine.toml")
+    ruleset = _load(None, project, syntax_errors_fatal=False) if project.rules else None
+    try:
+        tables = _tables(ruleset, data, table, project)
+        schema = schema_of(tables)
+    except TagEngineError as exc:
+        _fail(exc.diagnostics, ruleset)
+    try:
+        profiling.select(schema, targets or [])
+    except TagEngineError as exc:  # a target not in the data: wrong usage
+        err.print(render_human(exc.diagnostics, {}), end="", markup=False)
+        raise typer.Exit(2) from None
+    try:
+        with err.status("profiling…", spinner="dots") if err.is_terminal else _null():
+            result = profiling.profile(tables, targets or [], top, private=project.pii)
+    except TagEngineError as exc:
+        _fail(exc.diagnostics, ruleset)
+    if fmt is ProfileFormat.json:
+        typer.echo(result.to_json())
+    else:
+        out.print(profiling.render(result))
 
 
 @app.command(name="compile")

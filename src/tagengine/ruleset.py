@@ -34,6 +34,14 @@ class RunResult:
     program: ir.Program
     unmatched_rows: dict[str, int]  # related table -> rows whose key matches no entity
 
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """What the result says about the rules: a tag no entity has (TE411), or every
+        entity has (TE412), when there is more than one."""
+        from tagengine.coverage import tag_coverage
+
+        return tag_coverage(self.table, self.program)
+
 
 class RuleSet:
     """A parsed rule set. Checking against a schema gives the typed program backends run."""
@@ -61,16 +69,34 @@ class RuleSet:
     def entity_table(self) -> str | None:
         return self.ast.entities[0].table if self.ast.entities else None
 
-    def check(self, schema: Schema | None = None) -> list[Diagnostic]:
+    def check(
+        self,
+        schema: Schema | None = None,
+        data: Tables | None = None,
+        private: Sequence[str] = (),
+    ) -> list[Diagnostic]:
         """Every problem found, errors and warnings, sorted by place. `schema` maps table
         names to column dtypes (e.g. `{"customers": df.schema}`); without it, names that are
-        not rules are taken to be columns and only the rules' own structure is checked."""
+        not rules are taken to be columns and only the rules' own structure is checked.
+
+        `data`, the tables themselves, gives the schema when `schema` does not, and lets
+        the check look at values: text compared with a column that never holds it is
+        TE410 (one query per such column; the values of `private` columns, like the
+        project's `pii`, are not listed). Data that cannot be read raises
+        `TagEngineError`."""
         if any(d.code == "TE601" for d in self.parse_diagnostics):
             # a file too big to read: what is missing from the rules says nothing more
             return sorted(self.parse_diagnostics, key=sort_key)
+        lazy = {name: _lazy(frame) for name, frame in (data or {}).items()}
+        if schema is None and data is not None:
+            schema = schema_of(lazy)
         complete = not any(d.is_error for d in self.parse_diagnostics)
         program, diags = check_program(self.ast, schema, complete)
         diags = [*diags, *check_tests(self.ast, schema, program)]  # in-file `test` blocks
+        if data is not None and program is not None:
+            from tagengine.check.values import unseen_values
+
+            diags += unseen_values(program, lazy, private)
         return sorted([*self.parse_diagnostics, *diags], key=sort_key)
 
     def compile(self, schema: Schema | None) -> ir.Program:
