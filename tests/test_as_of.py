@@ -388,3 +388,20 @@ def test_time_ranges_read_files_as_the_sql_engines_get_them(example_dir, latest_
     found = asof.observe(rules, paths, "latest")
     assert found.as_of.date == latest_order
     assert found.as_of.column == "orders.order_date"
+
+
+@pytest.mark.parametrize(("as_of", "code"), [("2026-06-30", "TE413"), ("2020-01-01", "TE414")])
+def test_a_private_time_column_gets_the_warning_without_its_dates(
+    example_dir, tmp_path, latest_order, as_of, code
+):
+    """`pii` covers the warnings too: that as_of lies outside the dates, never the dates."""
+    toml = project(tmp_path, example_dir, as_of)
+    text = toml.read_text("utf-8").replace("[tables]", 'pii = ["orders.order_date"]\n[tables]')
+    toml.write_text(text, "utf-8")
+    first = pl.read_parquet(example_dir / "orders.parquet")["order_date"].min()
+    for command in ("run", "check"):
+        result = invoke(command, "--project", toml)
+        assert result.exit_code == 0, result.output
+        assert f"warning[{code}]" in result.output
+        assert "its dates are not shown" in words(result.output)
+        assert str(latest_order) not in result.output and str(first) not in result.output

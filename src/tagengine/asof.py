@@ -18,7 +18,7 @@ Both are found with one min/max query per related table (its time column only).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -67,6 +67,12 @@ class TimeRange:
 
     def span(self) -> str:
         return f"dates from {self.first} to {self.last}"
+
+    def private_in(self, pii: Collection[str]) -> bool:
+        """Whether the project's `pii` lists this column (`orders.order_date`, or a bare
+        `order_date`, which hides that name in every table): its dates are then never
+        shown, only that as_of lies outside them."""
+        return self.name in pii or self.column in pii
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +217,7 @@ def check(
     program: ir.Program,
     ranges: Sequence[TimeRange],
     select: Sequence[str] | None = None,
+    pii: Collection[str] = (),
 ) -> list[Diagnostic]:
     """TE413 and TE414 for the related tables the rules aggregate over."""
     used = set(used_tables(program, select))
@@ -218,7 +225,9 @@ def check(
     for r in ranges:
         if r.table not in used or r.first is None or r.last is None:
             continue
-        if as_of.date < r.first:
+        if r.private_in(pii):
+            out += [_hidden(as_of, r, w) for w in _warned(as_of, program, r, select)]
+        elif as_of.date < r.first:
             out.append(_before(as_of, r))
         elif as_of.date > r.last:
             windows = _windows(program, r.table, select)
@@ -247,7 +256,8 @@ def observe(
     only = None if wants_latest(asked, project) else used_tables(program, select)
     ranges = time_ranges(program, lazy, only)
     as_of = resolve(asked, project, ranges)
-    return Observation(as_of, tuple(ranges), tuple(check(as_of, program, ranges, select)))
+    pii = project.pii if project is not None else ()
+    return Observation(as_of, tuple(ranges), tuple(check(as_of, program, ranges, select, pii)))
 
 
 # ---- the warnings ------------------------------------------------------------------
@@ -318,6 +328,27 @@ def _before(as_of: AsOf, r: TimeRange) -> Diagnostic:
         f"rows dated after as_of are invisible, so no row of `{r.table}` counts"
     )
     return warning("TE414", message, None, _hint(as_of, r))
+
+
+def _warned(
+    as_of: AsOf, program: ir.Program, r: TimeRange, select: Sequence[str] | None
+) -> list[str]:
+    """The codes `check` gives `r`, worked out as for any column."""
+    return [d.code for d in check(as_of, program, [r], select)]
+
+
+def _hidden(as_of: AsOf, r: TimeRange, code: str) -> Diagnostic:
+    """TE413/TE414 for a private time column: that as_of lies outside its dates, not
+    what they are."""
+    where = "after the last" if code == "TE413" else "before the first"
+    message = (
+        f"as_of {as_of.date} ({as_of.describe()}) is {where} {r.name}, by more than the "
+        f"rules' windows can reach (a private column: its dates are not shown)"
+        if code == "TE413"
+        else f"as_of {as_of.date} ({as_of.describe()}) is {where} {r.name} (a private "
+        f"column: its dates are not shown): no row of `{r.table}` counts"
+    )
+    return warning(code, message, None, "pass --as-of latest, or the date your data ends")
 
 
 def _hint(as_of: AsOf, r: TimeRange) -> str:
