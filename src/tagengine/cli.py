@@ -210,7 +210,7 @@ def _read_schema(path: Path) -> dict:
 
 
 def _parse_as_of(text: str | None, project: Project) -> dt.date:
-    """--as-of, else the project's as_of, else today (DESIGN §3.3)."""
+    """--as-of, else the project's as_of, else today (docs/semantics.md#as_of)."""
     if text is None:
         return project.as_of or dt.date.today()
     try:

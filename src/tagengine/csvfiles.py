@@ -670,7 +670,7 @@ def _column(
         if isinstance(declared, pl.Decimal):  # from the text, exactly, then rounded
             return pl.String(), Expect(declared, None, "declared")
         return declared, Expect(declared, None, "declared")
-    if values.len() == 0:  # empty in every sampled row: fits any use (DESIGN §3.7)
+    if values.len() == 0:  # empty in every sampled row: fits any use (docs/semantics.md#types)
         return pl.String(), Expect(pl.Null(), None, "empty")
     if inferred.is_integer() and values.str.contains(_LEADING_ZERO).any():
         return pl.String(), Expect(pl.String())  # codes such as 0755: kept as written

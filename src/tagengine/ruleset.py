@@ -100,8 +100,8 @@ class RuleSet:
         passes: int | None = None,
     ) -> pl.DataFrame:
         """One row per entity, sorted by its key; one column per rule (or per `select`ed
-        rule). `as_of` defaults to today (DESIGN §3.3). `engine`: polars, or duckdb or
-        spark to run the rules as SQL (tables may then also be paths: files, globs,
+        rule). `as_of` defaults to today (docs/semantics.md#as_of). `engine`: polars, or
+        duckdb or spark to run the rules as SQL (tables may then also be paths: files, globs,
         FILE.duckdb#TABLE; see docs/scale.md); every engine gives the same frame. `passes`:
         see `run`."""
         return self.run(tables, as_of, select, streaming, engine, passes).table

@@ -336,7 +336,7 @@ def _outcome(item: ast.Expectation, key: object, value: object) -> Outcome:
 
 def _order(actual: object, expected: object) -> int:
     """-1, 0 or 1 as `actual` is below, equal to or above `expected`. Floats equal within
-    a relative 1e-9 (aggregates of floats are not exact, DESIGN §3.6)."""
+    a relative 1e-9 (aggregates of floats are not exact: docs/semantics.md#determinism)."""
     if isinstance(actual, bool) or isinstance(expected, bool):
         a, b = int(bool(actual)), int(bool(expected))
     elif isinstance(actual, int | float | Decimal) and isinstance(expected, int | Decimal):
