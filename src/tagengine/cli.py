@@ -36,6 +36,7 @@ from tagengine.project import Project, declarations, load_project
 from tagengine.ruleset import RuleSet
 from tagengine.schema import read_schema_file, to_json
 from tagengine.sources import declare, schema_of, tables_from
+from tagengine.wording import agree, plural
 
 app = typer.Typer(
     name="tagengine",
@@ -186,7 +187,7 @@ def _fail(diagnostics: list[Diagnostic], rules: RuleSet | None = None) -> None:
     err.print(render_human(diagnostics, sources), end="", markup=False)
     n = sum(d.is_error for d in diagnostics)
     if n:
-        err.print(f"[red]{n} error{'s' if n != 1 else ''}[/red]")
+        err.print(f"[red]{plural(n, 'error')}[/red]")
     raise typer.Exit(1)
 
 
@@ -439,8 +440,9 @@ def run(
     for table_name, n in result.unmatched_rows.items():
         if n:
             err.print(
-                f"[yellow]warning:[/yellow] {n:,} row(s) of `{table_name}` have a key that "
-                f"matches no row of `{program.entity.table}`; they count for no one"
+                f"[yellow]warning:[/yellow] {plural(n, 'row')} of `{table_name}` "
+                f"{agree(n, 'has', 'have')} a key that matches no row of "
+                f"`{program.entity.table}`; {agree(n, 'it counts', 'they count')} for no one"
             )
     if not quiet:
         from tagengine.summary import summarize
@@ -449,7 +451,8 @@ def run(
         rows = summarize(df, program, hidden=set(private))
         out.print(summary_table(rows, df.height, date.isoformat()))
         out.print(
-            f"wrote {written.height:,} rows × {written.width} columns to {out_path} "
+            f"wrote {plural(written.height, 'row')} × {plural(written.width, 'column')} "
+            f"to {out_path} "
             f"in {time.perf_counter() - started:.2f}s"
         )
 
@@ -511,8 +514,8 @@ def check(
         n_warn = len(diagnostics) - n_err
         n_rules = len(ruleset.ast.rules)
         summary = (
-            f"{n_rules} rules checked: {n_err} error{'s' * (n_err != 1)}, "
-            f"{n_warn} warning{'s' * (n_warn != 1)}"
+            f"{plural(n_rules, 'rule')} checked: {plural(n_err, 'error')}, "
+            f"{plural(n_warn, 'warning')}"
         )
         err.print(f"[red]{summary}[/red]" if failed else f"[green]{summary}[/green]")
     raise typer.Exit(1 if failed else 0)
@@ -880,9 +883,9 @@ def fmt_command(
             err.print(f"reformatted {path}")
     verb = "would be reformatted" if check_only or diff else "reformatted"
     n, same = len(changed), len(targets) - len(changed) - len(broken)
-    summary = f"{n} file{'s' * (n != 1)} {verb}, {same} left unchanged"
+    summary = f"{plural(n, 'file')} {verb}, {same:,} left unchanged"
     if broken:
-        summary += f", {len(broken)} with syntax errors"
+        summary += f", {len(broken):,} with syntax errors"
     err.print(summary)
     raise typer.Exit(1 if broken or ((check_only or diff) and changed) else 0)
 
