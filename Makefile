@@ -35,7 +35,7 @@ $(VENV)/.installed-test: $(UV) pyproject.toml uv.lock
 
 demo: $(VENV)/.installed-core
 	$(BIN)/tagengine example-data build/demo --customers 5000
-	$(BIN)/tagengine run rules/retail.tags --data build/demo --as-of 2024-12-31 --out build/demo/tags.parquet
+	$(BIN)/tagengine run rules/retail.tags --data build/demo --as-of 2024-12-31 --out build/tags.parquet
 	@echo "Next: source $(VENV)/bin/activate, then the tagengine commands of README.md (Using it)."
 
 test: $(VENV)/.installed-test
