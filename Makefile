@@ -18,11 +18,15 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 # uv itself is the one thing installed by pip, at a pinned version, in a folder of its own.
 $(UV):
+	@echo "Installing uv $(UV_VERSION) into $(TOOLS)/ ..."
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Not quiet: the first install downloads Polars and friends (half a minute or so), and
+# uv's progress says so.
 $(VENV)/.installed-core: $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --inexact --quiet --python $(PYTHON)
+	@echo "Installing tagengine and its dependencies into $(VENV)/, as uv.lock says ..."
+	$(UV) sync --locked --inexact --python $(PYTHON)
 	touch $@
 
 $(VENV)/.installed-test: $(UV) pyproject.toml uv.lock
@@ -31,7 +35,8 @@ $(VENV)/.installed-test: $(UV) pyproject.toml uv.lock
 
 demo: $(VENV)/.installed-core
 	$(BIN)/tagengine example-data build/demo --customers 5000
-	$(BIN)/tagengine run rules/retail.tags --data build/demo --as-of 2024-12-31 --out build/demo/tags.parquet
+	$(BIN)/tagengine run rules/retail.tags --data build/demo --as-of 2024-12-31 --out build/tags.parquet
+	@echo "Next: source $(VENV)/bin/activate, then the tagengine commands of README.md (Using it)."
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

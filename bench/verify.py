@@ -4,8 +4,9 @@ Amounts are decimals (bench/generate.py), so every sum, threshold and ranking ov
 is exact in all four implementations and must agree cell for cell: whole numbers,
 decimals, true/false, text and dates exactly. The few float columns (an average, a
 share: one division of exact numbers) must agree within a relative 1e-9; cells that are
-close but not bit-equal are counted and reported, since DESIGN §3.6 asks tagengine's own
-engines for the same bits but another implementation may divide differently.
+close but not bit-equal are counted and reported, since docs/semantics.md#determinism asks
+tagengine's own engines for the same bits but another implementation may divide
+differently.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def one(rules: str, dates: list[dt.date], amounts: list[float] | None = None) ->
     return result.table.row(0, named=True)
 
 
-# ---- windows (SEMANTICS-CASES "Windows") --------------------------------------------
+# ---- windows (docs/semantics.md#as_of) -----------------------------------------------
 
 WINDOW_CASES = [
     (dt.date(2024, 10, 2), False),  # exactly 90 days before as_of
@@ -100,7 +100,7 @@ def test_as_of_windows_on_a_datetime_column_count_by_calendar_day():
     assert result.table.row(0, named=True) == {"customer_id": 1, "n": 2, "m": 3}
 
 
-# ---- empty aggregates (SEMANTICS-CASES "Empty aggregates") ----------------------------
+# ---- empty aggregates (docs/semantics.md#empty-aggregates-and-division) --------------
 
 EMPTY_RULES = """
 feature n = count(orders)

@@ -188,7 +188,7 @@ def test_failed_run_keeps_previous_output(example_dir, tmp_path):
         "run", RULES, "-d", example_dir, "--table", f"customers={broken}", "-o", out, "-q"
     )
     assert result.exit_code == 1
-    assert "appear more than once" in result.output
+    assert "appears more than once" in result.output
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.parquet", "tags.parquet"]
 
@@ -200,7 +200,7 @@ def test_duplicate_keys_are_reported_with_examples(tmp_path):
     data.write_text("id,x\n1,1\n2,2\n2,3\n5,1\n5,0\n")
     result = invoke("run", rules, "--data", data, "-o", tmp_path / "o.parquet")
     assert result.exit_code == 1
-    assert "2 key value(s) of `customers.id` appear more than once (e.g. 2, 5)" in result.output
+    assert "2 key values of `customers.id` appear more than once (e.g. 2, 5)" in result.output
 
 
 def test_console_script_never_shows_a_traceback(tmp_path):

@@ -1,7 +1,7 @@
-"""DESIGN §3.6: the same data, rules and as_of give byte-identical output files, whatever
-the engine (Polars' in-memory and streaming engines, streaming in several passes; DuckDB
-through the SQL backend) and the thread count — on data made so that float sums differ
-by summation order, with values on thresholds and ties in the rankings."""
+"""docs/semantics.md#determinism: the same data, rules and as_of give byte-identical output
+files, whatever the engine (Polars' in-memory and streaming engines, streaming in several
+passes; DuckDB through the SQL backend) and the thread count — on data made so that float
+sums differ by summation order, with values on thresholds and ties in the rankings."""
 
 from __future__ import annotations
 

@@ -239,11 +239,11 @@ INPUT_CASES = {
     "TE403": (_invalid_project, "`{tmp}/tagengine.toml` is not valid TOML: "),
     "TE404": (
         lambda _: _run(pl.DataFrame({"customer_id": [1, None], "age": [3, 4]})),
-        "1 row(s) of `customers` have no `customer_id`",
+        "1 row of `customers` has no `customer_id`",
     ),
     "TE405": (
         lambda _: _run(pl.DataFrame({"customer_id": [1, 1], "age": [3, 4]})),
-        "1 key value(s) of `customers.customer_id` appear more than once (e.g. 1)",
+        "1 key value of `customers.customer_id` appears more than once (e.g. 1)",
     ),
     "TE406": (lambda _: _explain("abc"), "`customer_id` holds whole numbers; `abc` is not one"),
     "TE407": (lambda _: _explain(9), "no row of `customers` has customer_id = 9"),

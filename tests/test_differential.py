@@ -6,8 +6,8 @@ draws (`strategies.typed_cases`). Each runs through `RuleSet.evaluate` with the 
 engine and with the DuckDB engine (the SQL of `backends/sql.py`), and the two frames must
 be equal: the same columns, dtypes and row order; whole numbers, true/false, text, dates
 and durations exactly; floats within a relative 1e-9 (or 1e-12 absolute), because a sum
-of floats depends on the order it is added in (DESIGN §3.6). Any difference is a bug in
-one backend; each one found is kept below as a regression case.
+of floats depends on the order it is added in (docs/semantics.md#determinism). Any
+difference is a bug in one backend; each one found is kept below as a regression case.
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def test_decimal_products_are_exact():
 
 def test_a_constant_ranked_still_ranks_every_customer():
     """`ntile(0 * 0, 2)`: Polars ranked the one constant value, giving everyone bucket 1;
-    SQL's NTILE splits the tie by key (DESIGN §3.4). Polars now does too."""
+    SQL's NTILE splits the tie by key (docs/semantics.md#rankings). Polars now does too."""
     rules = tagengine.load(
         "entity customer table customers key customer_id\n"
         "score n = ntile(0 * 0, 2)\nscore r = rank(5)\nscore p = percent_rank(1)\n"

@@ -74,7 +74,7 @@ MALFORMED = [
         "has 2 malformed rows, where the header (line 1) has 3 fields: "
         "line 3 has 2 fields; line 4 has 4 fields",
         [(1, 30, "A"), (4, 60, "D")],
-        "(line 3, 4)",
+        "(lines 3, 4)",
     ),
     (  # a quote opened and never closed would swallow the rest of the file
         'id,age,city\n1,30,"A\n2,40,B\n3,50,C\n',
@@ -88,7 +88,7 @@ MALFORMED = [
         'has 2 malformed rows, where the header (line 1) has 3 fields: line 2 has a quote (") '
         'that is never closed; line 3 has a quote (") in the wrong place',
         [(3, 50, "C")],
-        "(line 2, 3)",
+        "(lines 2, 3)",
     ),
 ]
 
@@ -109,7 +109,8 @@ def test_malformed_rows_fail_naming_file_and_lines_or_are_skipped(
     (df,) = collect([scan(path, CsvOptions(bad_rows="skip"), warnings=warnings)])
     assert df.rows() == kept
     n = len(text.splitlines()) - 1 - len(kept)
-    assert warnings == [f"skipped {n} malformed row(s) of `{path}` {lines}"]
+    rows = "1 malformed row" if n == 1 else f"{n} malformed rows"
+    assert warnings == [f"skipped {rows} of `{path}` {lines}"]
 
 
 def test_many_malformed_rows_show_the_first_three_and_a_count(tmp_path):
@@ -129,7 +130,7 @@ def test_bad_rows_skip_from_the_command_line_warns_per_file(tmp_path):
     assert "error[TE701]: `customers.csv` has 2 malformed rows" in output
     code, output, df = run(tmp_path, "--data", "customers.csv", "--bad-rows", "skip")
     assert code == 0, output
-    assert "warning: skipped 2 malformed row(s) of `customers.csv` (line 3, 4)" in output
+    assert "warning: skipped 2 malformed rows of `customers.csv` (lines 3, 4)" in output
     assert df is not None and df.rows() == [(1, True), (4, False)]
 
 
@@ -291,7 +292,7 @@ def test_an_entity_table_with_only_a_header_gives_an_empty_output_and_a_warning(
     assert "warning: the entity table `customers` has no rows: the output has none either" in (
         output
     )
-    assert "1 row(s) of `orders` have a key that matches no row of `customers`" in output
+    assert "1 row of `orders` has a key that matches no row of `customers`; it counts" in output
     assert df is not None and df.height == 0
     assert df.columns == ["customer_id", "spend", "n", "adult", "big"]
 
@@ -425,7 +426,7 @@ def test_a_sum_beyond_int64_is_an_error_not_a_wrapped_number(tmp_path):
     assert code == 1
     assert (
         "error[TE706]: a sum of whole numbers is beyond their range (±9.2×10¹⁸) for 1 "
-        "customer(s), e.g. 9223372036854775809\n"
+        "customer, e.g. 9223372036854775809\n"
         "  = help: check the summed column for wrong values; if they are right, declare it as "
         'a decimal or a float in tagengine.toml ([columns.TABLE] COLUMN = "decimal(0)")'
     ) in output
@@ -462,7 +463,7 @@ def test_duplicate_entity_keys_show_examples_and_the_row_count(tmp_path):
     code, output, _ = run(tmp_path, "--data", "customers.csv")
     assert code == 1
     assert (
-        "error[TE405]: 2 key value(s) of `customers.customer_id` appear more than once "
+        "error[TE405]: 2 key values of `customers.customer_id` appear more than once "
         "(e.g. 2, 5), on 5 rows in all\n"
         "  = help: the entity table needs one row per key; deduplicate it"
     ) in output

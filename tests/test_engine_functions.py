@@ -88,7 +88,7 @@ def check(domain: Domain, engine: str, out: pl.DataFrame | None = None) -> None:
 
 
 def number(v: float | None) -> float | None:
-    """A float result: NaN is missing (DESIGN §3.2)."""
+    """A float result: NaN is missing (docs/semantics.md#empty-aggregates-and-division)."""
     return None if v is None or math.isnan(v) else v
 
 

@@ -1,4 +1,4 @@
-"""DESIGN §3, case by case (../shared/SEMANTICS-CASES.md). Test names say which rule."""
+"""docs/semantics.md, case by case (its worked cases). Test names say which section."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from conftest import evaluate
 
-# ---- §3.1 missing values: Kleene three-valued logic -------------------------
+# ---- missing values: Kleene three-valued logic (#missing-values) ---------------------
 
-# x missing, y = 5 (SEMANTICS-CASES "Missing values")
+# x missing, y = 5 (docs/semantics.md#missing-values)
 KLEENE_CASES = [
     ("x > 3", False),
     ("not (x > 3)", False),
@@ -129,7 +129,7 @@ def test_missing_values_text_tests_with_missing_text():
     assert df["g"].to_list() == [None, True, False]
 
 
-# ---- §3.2 division by zero and NaN --------------------------------------------
+# ---- division by zero and NaN (#empty-aggregates-and-division) -----------------------
 
 
 def test_division_by_zero_is_missing_never_nan_or_inf():
@@ -157,7 +157,7 @@ def test_nan_input_counts_as_missing():
     assert df["d"].to_list() == [None, 2.0]
 
 
-# ---- §3.3 as_of ----------------------------------------------------------------
+# ---- as_of (#as_of) ------------------------------------------------------------------
 
 
 def test_as_of_is_usable_in_expressions():
@@ -180,7 +180,31 @@ def test_as_of_changes_the_answer():
     assert evaluate(rules, data, as_of=dt.date(2025, 1, 31))["new"].to_list() == [False]
 
 
-# ---- §3.4 ranking ----------------------------------------------------------------
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_as_of_rows_without_a_time_count_nowhere(engine):
+    """A row whose time is missing cannot be placed before as_of; a related table
+    declared without `time` has no dates, so all its rows count."""
+    import datetime as dt
+
+    import tagengine
+    from conftest import AS_OF, HEADER
+
+    orders = pl.DataFrame(
+        {
+            "customer_id": [1, 1, 1],
+            "order_date": [None, dt.date(2024, 1, 1), dt.date(2025, 1, 1)],
+            "amount": [5, 7, 11],
+        }
+    )
+    tables = {"customers": pl.DataFrame({"customer_id": [1]}), "orders": orders}
+    rules = "feature n = count(orders)\nfeature s = sum(orders.amount)\n"
+    timed = tagengine.load(HEADER + "related orders key customer_id time order_date\n" + rules)
+    assert timed.evaluate(tables, as_of=AS_OF, engine=engine).row(0) == (1, 1, 7)
+    undated = tagengine.load(HEADER + "related orders key customer_id\n" + rules)
+    assert undated.evaluate(tables, as_of=AS_OF, engine=engine).row(0) == (1, 3, 23)
+
+
+# ---- rankings (#rankings) ------------------------------------------------------------
 
 
 def test_ranking_ntile_worked_case_through_the_engine():
@@ -218,7 +242,7 @@ def test_ranking_ties_by_key_whatever_the_input_order():
     assert df["n"].to_list() == [1, 2, 3]
 
 
-# ---- §3.5 segments -----------------------------------------------------------------
+# ---- segments (#segments) ------------------------------------------------------------
 
 SEGMENT = 'segment tier\n  "gold" when spend > 1000\n  "silver" when spend > 100\n'
 
@@ -241,7 +265,7 @@ def test_segments_unknown_branch_falls_through():
     assert df["s"].to_list() == ["b", "c"]
 
 
-# ---- §3.6 determinism ------------------------------------------------------------
+# ---- determinism (#determinism) ------------------------------------------------------
 
 
 def test_determinism_rows_sorted_by_key_whatever_the_input_order():
@@ -271,7 +295,7 @@ def test_determinism_same_answer_for_shuffled_input(rows):
     assert first.equals(second)
 
 
-# ---- §3.7 types ----------------------------------------------------------------------
+# ---- types (#types) ------------------------------------------------------------------
 
 
 def test_types_are_known_before_rows_are_read():

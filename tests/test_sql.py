@@ -1,7 +1,8 @@
-"""The SQL backend: one query per rule set, in five dialects, with DESIGN §3 kept.
+"""The SQL backend: one query per rule set, in five dialects, with the semantics
+(docs/semantics.md) kept.
 
 What each dialect is given for the constructs where they differ, the worked cases of
-SEMANTICS-CASES.md run on DuckDB, and what a dialect cannot say (TE510)."""
+docs/semantics.md run on DuckDB, and what a dialect cannot say (TE510)."""
 
 # ruff: noqa: E501  (the tables below keep one case per line)
 from __future__ import annotations
@@ -196,7 +197,7 @@ def test_regular_expressions_are_rewritten_for_each_engine(pattern, engine, expe
     assert regex.translate(pattern, engine) == expected
 
 
-# ---- DESIGN §3 on DuckDB: the worked cases of SEMANTICS-CASES.md ------------------------
+# ---- docs/semantics.md on DuckDB: its worked cases -----------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -315,7 +316,7 @@ def test_the_sql_shown_in_the_docs_is_what_compile_gives():
     shown = re.search(r"```sql\n(.*?)```", page, re.S).group(1)
     ruleset = tagengine.load(rules)
     assert ruleset.sql(schema, AS_OF, "duckdb").strip() == shown.strip()
-    table = page[page.index("The other dialects differ") : page.index("How DESIGN §3 is kept")]
+    table = page[page.index("The other dialects differ") : page.index("How the semantics are kept")]
     rows = re.findall(r"^\| (duckdb|spark|postgres|bigquery|snowflake) \| (.*) \|$", table, re.M)
     assert [dialect for dialect, _ in rows] == list(DIALECTS)
     for dialect, cells in rows:

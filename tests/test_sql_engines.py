@@ -71,7 +71,7 @@ def test_each_file_format_gives_the_polars_answer(folders, fmt):
     polars = rules.run(sources, as_of=AS_OF)
     sql = rules.run(sources, as_of=AS_OF, engine="duckdb")
     # exact amounts (decimals) in Parquet and Arrow; in text files they are floats, whose
-    # sums depend on the order of addition (DESIGN §3.6)
+    # sums depend on the order of addition (docs/semantics.md#determinism)
     exact = fmt in ("parquet", "ipc")
     assert_frame_equal(polars.table, sql.table, check_exact=exact, rel_tol=1e-9)
     assert polars.unmatched_rows == sql.unmatched_rows

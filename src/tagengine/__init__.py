@@ -2,7 +2,8 @@
 
 import tagengine
 rules = tagengine.load("rules/retail.tags")
-df = rules.evaluate({"customers": customers}, as_of=datetime.date(2024, 12, 31))
+tables = {"customers": customers, "orders": orders}  # polars frames, or paths to files
+df = rules.evaluate(tables, as_of=datetime.date(2024, 12, 31))
 """
 
 from __future__ import annotations

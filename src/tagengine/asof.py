@@ -1,4 +1,4 @@
-"""The observation date of a run (DESIGN §3.3): which date, where it came from, and
+"""The observation date of a run (docs/semantics.md#as_of): which date, where it came from, and
 whether the data fit it.
 
 as_of is `--as-of`, else the project file's `as_of`, else today. Either may say `latest`:

@@ -38,6 +38,7 @@ from tagengine.project import Project, declarations, load_project
 from tagengine.ruleset import RuleSet
 from tagengine.schema import read_schema_file, to_json
 from tagengine.sources import declare, schema_of, tables_from
+from tagengine.wording import agree, plural
 
 app = typer.Typer(
     name="tagengine",
@@ -190,7 +191,7 @@ def _fail(diagnostics: list[Diagnostic], rules: RuleSet | None = None) -> None:
     err.print(render_human(diagnostics, sources), end="", markup=False)
     n = sum(d.is_error for d in diagnostics)
     if n:
-        err.print(f"[red]{n} error{'s' if n != 1 else ''}[/red]")
+        err.print(f"[red]{plural(n, 'error')}[/red]")
     raise typer.Exit(1)
 
 
@@ -216,7 +217,8 @@ def _read_schema(path: Path) -> dict:
 
 
 def _parse_as_of(text: str | None) -> asof.Asked:
-    """--as-of: a date, `latest`, or None (the project's as_of, else today; asof.py)."""
+    """--as-of: a date, `latest`, or None: the project's as_of, else today
+    (asof.py; docs/semantics.md#as_of)."""
     if text is None:
         return None
     if text.strip().lower() == asof.LATEST:
@@ -474,8 +476,9 @@ def run(
     for table_name, n in result.unmatched_rows.items():
         if n:
             err.print(
-                f"[yellow]warning:[/yellow] {n:,} row(s) of `{table_name}` have a key that "
-                f"matches no row of `{program.entity.table}`; they count for no one"
+                f"[yellow]warning:[/yellow] {plural(n, 'row')} of `{table_name}` "
+                f"{agree(n, 'has', 'have')} a key that matches no row of "
+                f"`{program.entity.table}`; {agree(n, 'it counts', 'they count')} for no one"
             )
     if coverage := result.warnings:
         err.print(render_human(coverage, ruleset.sources), end="", markup=False)
@@ -486,7 +489,8 @@ def run(
         rows = summarize(df, program, hidden=set(private))
         out.print(summary_table(rows, df.height, _as_of_line(observed.as_of)))
         out.print(
-            f"wrote {written.height:,} rows × {written.width} columns to {out_path} "
+            f"wrote {plural(written.height, 'row')} × {plural(written.width, 'column')} "
+            f"to {out_path} "
             f"in {time.perf_counter() - started:.2f}s"
         )
 
@@ -566,8 +570,8 @@ def check(
         if observed is not None and observed.ranges:
             err.print(f"dates checked as of {_as_of_line(observed.as_of)}", markup=False)
         summary = (
-            f"{n_rules} rules checked: {n_err} error{'s' * (n_err != 1)}, "
-            f"{n_warn} warning{'s' * (n_warn != 1)}"
+            f"{plural(n_rules, 'rule')} checked: {plural(n_err, 'error')}, "
+            f"{plural(n_warn, 'warning')}"
         )
         err.print(f"[red]{summary}[/red]" if failed else f"[green]{summary}[/green]")
     raise typer.Exit(1 if failed else 0)
@@ -1031,9 +1035,9 @@ def fmt_command(
             err.print(f"reformatted {path}")
     verb = "would be reformatted" if check_only or diff else "reformatted"
     n, same = len(changed), len(targets) - len(changed) - len(broken)
-    summary = f"{n} file{'s' * (n != 1)} {verb}, {same} left unchanged"
+    summary = f"{plural(n, 'file')} {verb}, {same:,} left unchanged"
     if broken:
-        summary += f", {len(broken)} with syntax errors"
+        summary += f", {len(broken):,} with syntax errors"
     err.print(summary)
     raise typer.Exit(1 if broken or ((check_only or diff) and changed) else 0)
 

@@ -38,6 +38,7 @@ from pathlib import Path
 import polars as pl
 
 from tagengine.diagnostics import Diagnostic, TagEngineError, error
+from tagengine.wording import plural
 
 SAMPLE_ROWS = 10_000  # rows read to decide each column's type
 CHUNK = 1 << 20  # bytes per step when transcoding or searching a file
@@ -163,10 +164,12 @@ def scan(
     options = options or CsvOptions()
     file = prepare(path, options, separator)
     if file.skipped and warnings is not None:
+        count = len(file.skipped)
         lines = ", ".join(str(n) for n, _ in file.skipped[:5])
-        more = ", ..." if len(file.skipped) > 5 else ""
+        more = ", ..." if count > 5 else ""
         warnings.append(
-            f"skipped {len(file.skipped):,} malformed row(s) of `{path}` (line {lines}{more})"
+            f"skipped {plural(count, 'malformed row')} of `{path}` "
+            f"({'line' if count == 1 else 'lines'} {lines}{more})"
         )
     return _frame(file, options, table or Path(path).stem, types or {}, formats or {})
 
@@ -467,7 +470,7 @@ def _structure(path: Path, separator: str, width: int, shown: str) -> _Shape:
         if not ok:
             bad[n] = 'has a quote (") in the wrong place'
         elif n_fields != width:
-            bad[n] = f"has {n_fields} field{'s' * (n_fields != 1)}"
+            bad[n] = f"has {plural(n_fields, 'field')}"
     blank -= continued
     return _Shape(n_lines, sorted(bad.items()), sorted(blank), sorted(continued))
 
@@ -523,11 +526,10 @@ def _multiline(
 def _malformed(shown: str, bad: list[tuple[int, str]], width: int) -> Diagnostic:
     listed = "; ".join(f"line {n} {what}" for n, what in bad[:SHOWN])
     more = f"; and {len(bad) - SHOWN:,} more" if len(bad) > SHOWN else ""
-    rows = f"{len(bad):,} malformed row{'s' * (len(bad) != 1)}"
     return error(
         "TE701",
-        f"`{shown}` has {rows}, where the header (line 1) has {width} "
-        f"field{'s' * (width != 1)}: {listed}{more}",
+        f"`{shown}` has {plural(len(bad), 'malformed row')}, where the header (line 1) has "
+        f"{plural(width, 'field')}: {listed}{more}",
         None,
         "fix those lines, or leave such rows out with --bad-rows skip "
         '(`bad_rows = "skip"` in tagengine.toml)',
@@ -670,7 +672,7 @@ def _column(
         if isinstance(declared, pl.Decimal):  # from the text, exactly, then rounded
             return pl.String(), Expect(declared, None, "declared")
         return declared, Expect(declared, None, "declared")
-    if values.len() == 0:  # empty in every sampled row: fits any use (DESIGN §3.7)
+    if values.len() == 0:  # empty in every sampled row: fits any use (docs/semantics.md#types)
         return pl.String(), Expect(pl.Null(), None, "empty")
     if inferred.is_integer() and values.str.contains(_LEADING_ZERO).any():
         return pl.String(), Expect(pl.String())  # codes such as 0755: kept as written
@@ -784,8 +786,8 @@ def _overflow(count: int, values: str) -> Diagnostic:
     first = values.split(",")[0].strip()
     return error(
         "TE706",
-        f"a sum of whole numbers is beyond their range (±9.2×10¹⁸) for {count:,} "
-        f"customer(s), e.g. {first}",
+        f"a sum of whole numbers is beyond their range (±9.2×10¹⁸) for "
+        f"{plural(count, 'customer')}, e.g. {first}",
         None,
         "check the summed column for wrong values; if they are right, declare it as a "
         'decimal or a float in tagengine.toml ([columns.TABLE] COLUMN = "decimal(0)")',

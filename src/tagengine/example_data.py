@@ -48,7 +48,7 @@ ORDERS_SCHEMA = pl.Schema(
         "order_id": pl.Int64,
         "customer_id": pl.Int64,
         "order_date": pl.Date,
-        "amount": pl.Decimal(12, 2),  # money: exact to the cent (DESIGN §3.6)
+        "amount": pl.Decimal(12, 2),  # money: exact to the cent (docs/semantics.md#exact-money)
         "category": pl.String,
         "channel": pl.String,
         "returned": pl.Boolean,

@@ -1,7 +1,7 @@
 """The typed, backend-neutral program: names bound, types known, rules in dependency order.
 
-Every backend (Polars now, SQL later) compiles this and nothing else, so the semantics of
-DESIGN §3 live in one shape. Nodes are frozen; each expression knows its `type`.
+Every backend (Polars now, SQL later) compiles this and nothing else, so the semantics
+(docs/semantics.md) live in one shape. Nodes are frozen; each expression knows its `type`.
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class Aggregate(Expr):
-    """One value per entity from its rows in a related table (DESIGN §3.2, §3.3).
+    """One value per entity from its rows in a related table (docs/semantics.md#as_of and
+    #empty-aggregates-and-division).
 
     func: count sum avg min max count_distinct first last share. `value` is None for
     `count(orders)` and `share(...)`; rows dated after as_of never reach any aggregate."""
@@ -112,7 +113,7 @@ class RuleRef(Expr):
 
 @dataclass(frozen=True, slots=True)
 class AsOf(Expr):
-    """The run's observation date (DESIGN §3.3)."""
+    """The run's observation date (docs/semantics.md#as_of)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +196,8 @@ class Call(Expr):
 
 @dataclass(frozen=True, slots=True)
 class Ranking(Expr):
-    """A ranking over the whole population (DESIGN §3.4): ntile qcut rank percent_rank."""
+    """A ranking over the whole population: ntile qcut rank percent_rank
+    (docs/semantics.md#rankings)."""
 
     func: str
     operand: Expr

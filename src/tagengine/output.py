@@ -48,8 +48,9 @@ def write(df: pl.DataFrame, path: str | Path, metadata: Mapping[str, str] | None
     meta = dict(metadata or {})
 
     def write_table(tmp: Path) -> None:
-        # The same rows give the same bytes (DESIGN §3.6) however the engine happened to
-        # chunk them: Parquet row groups of a fixed size, Arrow in one record batch.
+        # The same rows give the same bytes (docs/semantics.md#determinism) however the
+        # engine happened to chunk them: Parquet row groups of a fixed size, Arrow in one
+        # record batch.
         if fmt == "parquet":
             df.write_parquet(tmp, metadata=meta or None, row_group_size=ROW_GROUP_ROWS)
         elif fmt == "csv":

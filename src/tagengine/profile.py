@@ -5,7 +5,7 @@
 `member_level` says `gold` or `金卡`. For text and true/false columns the profile lists
 the most frequent values with their counts (ties by value), for numbers, dates and
 times the minimum, quartiles and maximum; for every column how many rows miss a value
-(NaN counts as missing, DESIGN §3.2) and how many distinct values it has.
+(NaN counts as missing, docs/semantics.md#missing-values) and how many distinct values it has.
 
 Each table is read by lazy Polars queries run together: one aggregation for every
 column's counts and ranges, and one `group_by` per text or true/false column of which
@@ -247,7 +247,7 @@ class _Plan:
             for i, (column, dtype, hidden) in enumerate(self.columns):
                 x = pl.col(column)
                 if dtype.is_float():
-                    x = x.fill_nan(None)  # NaN is missing (DESIGN §3.2)
+                    x = x.fill_nan(None)  # NaN is missing (docs/semantics.md#missing-values)
                 stats.append(x.null_count().alias(f"{i}:missing"))
                 if hidden or _view(dtype) == "counts":
                     continue

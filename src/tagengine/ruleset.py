@@ -19,6 +19,7 @@ from tagengine.schema import Schema
 from tagengine.sources import collect, scan, schema_of
 from tagengine.syntax import ast
 from tagengine.syntax.parser import parse
+from tagengine.wording import agree, plural
 
 if TYPE_CHECKING:  # explain (pydantic models) is imported when first used: 70 ms a start
     from tagengine.explain.model import CustomerExplanation, PopulationExplanation
@@ -126,8 +127,8 @@ class RuleSet:
         passes: int | None = None,
     ) -> pl.DataFrame:
         """One row per entity, sorted by its key; one column per rule (or per `select`ed
-        rule). `as_of` defaults to today (DESIGN §3.3). `engine`: polars, or duckdb or
-        spark to run the rules as SQL (tables may then also be paths: files, globs,
+        rule). `as_of` defaults to today (docs/semantics.md#as_of). `engine`: polars, or
+        duckdb or spark to run the rules as SQL (tables may then also be paths: files, globs,
         FILE.duckdb#TABLE; see docs/scale.md); every engine gives the same frame. `passes`:
         see `run`."""
         return self.run(tables, as_of, select, streaming, engine, passes).table
@@ -308,7 +309,7 @@ def _check_keys(df: pl.DataFrame, key: str, table: str) -> None:
         raise TagEngineError(
             error(
                 "TE404",
-                f"{nulls} row(s) of `{table}` have no `{key}`",
+                f"{plural(nulls, 'row')} of `{table}` {agree(nulls, 'has', 'have')} no `{key}`",
                 None,
                 "every entity needs a key; drop or fix those rows",
             )
@@ -323,8 +324,9 @@ def _check_keys(df: pl.DataFrame, key: str, table: str) -> None:
     raise TagEngineError(
         error(
             "TE405",
-            f"{len(dup)} key value(s) of `{table}.{key}` appear more than once "
-            f"(e.g. {sample}), on {int(repeated.sum()):,} rows in all",
+            f"{plural(len(dup), 'key value')} of `{table}.{key}` "
+            f"{agree(len(dup), 'appears', 'appear')} more than once (e.g. {sample}), "
+            f"on {plural(int(repeated.sum()), 'row')} in all",
             None,
             "the entity table needs one row per key; deduplicate it",
         )

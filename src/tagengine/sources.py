@@ -236,8 +236,8 @@ def declare(
 ) -> dict[str, pl.LazyFrame]:
     """The tables with declared column types applied, once, as they are read. A float
     declared `decimal(S)` is rounded to S places, half away from zero, and from then on
-    summed exactly (DESIGN §3.6). Text declared a date is read with its format in
-    `formats` (table -> column -> e.g. `%d.%m.%Y`), else as an ISO date."""
+    summed exactly (docs/semantics.md#exact-money). Text declared a date is read with its
+    format in `formats` (table -> column -> e.g. `%d.%m.%Y`), else as an ISO date."""
     out = dict(tables)
     for table, columns in types.items():
         if table not in out:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import polars as pl
 from rich.table import Table
 
-from tagengine import ir
+from tagengine import ir, wording
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,15 @@ def summarize(df: pl.DataFrame, program: ir.Program, hidden: set[str] | None = N
 def _fmt(v: object) -> str:
     if isinstance(v, float):
         return f"{v:,.2f}"
-    if isinstance(v, int):
-        return f"{v:,}" if abs(v) >= 10_000 else str(v)  # no "2,024" for years
+    if isinstance(v, Decimal):
+        return wording.decimal(v)  # money: 44,048.86, as explain shows it
+    if isinstance(v, int) and not isinstance(v, bool):
+        return wording.whole(v)  # no "2,024" for years
     return str(v)
 
 
 def table(rows: list[Row], total: int, as_of: str) -> Table:
-    t = Table(title=f"{total:,} customers · as of {as_of}", title_justify="left")
+    t = Table(title=f"{wording.plural(total, 'customer')} · as of {as_of}", title_justify="left")
     t.add_column("rule")
     t.add_column("label")
     t.add_column("kind")

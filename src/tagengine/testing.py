@@ -37,6 +37,7 @@ from tagengine.diagnostics import render_human as render_diagnostics
 from tagengine.ruleset import RuleSet
 from tagengine.schema import Schema
 from tagengine.syntax import ast
+from tagengine.wording import plural
 
 Status = Kind["passed", "failed", "error"]
 
@@ -336,7 +337,7 @@ def _outcome(item: ast.Expectation, key: object, value: object) -> Outcome:
 
 def _order(actual: object, expected: object) -> int:
     """-1, 0 or 1 as `actual` is below, equal to or above `expected`. Floats equal within
-    a relative 1e-9 (aggregates of floats are not exact, DESIGN §3.6)."""
+    a relative 1e-9 (aggregates of floats are not exact: docs/semantics.md#determinism)."""
     if isinstance(actual, bool) or isinstance(expected, bool):
         a, b = int(bool(actual)), int(bool(expected))
     elif isinstance(actual, int | float | Decimal) and isinstance(expected, int | Decimal):
@@ -409,7 +410,7 @@ def render_human(
     if report.diagnostics:
         parts.append(Text(render_human_diagnostics(report.diagnostics, sources)))
         n = len(report.diagnostics)
-        parts.append(Text(f"{n} error{'s' * (n != 1)} in the rules; no test ran", "red"))
+        parts.append(Text(f"{plural(n, 'error')} in the rules; no test ran", "red"))
         return Group(*parts)
     for result in report.results:
         style, word = {
@@ -453,8 +454,7 @@ def render_human_diagnostics(diagnostics: Sequence[Diagnostic], sources: Mapping
 def summary(report: TestReport) -> Text:
     n = len(report.results)
     passed, failed, errors = (report.count(s) for s in ("passed", "failed", "error"))
-    words = f"{n} test{'s' * (n != 1)}: {passed} passed, {failed} failed, {errors} error"
-    words += "s" * (errors != 1)
+    words = f"{plural(n, 'test')}: {passed:,} passed, {failed:,} failed, {plural(errors, 'error')}"
     if n == 0:
         words = "no test blocks found"
     return Text(words, style="green" if report.ok else "red")

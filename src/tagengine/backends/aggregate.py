@@ -2,8 +2,9 @@
 
 Each aggregate becomes a conditional aggregation (`value.filter(mask).sum()`), where the
 mask is its `where` filter and its window. Rows dated after as_of are removed before the
-group_by, so no aggregate ever sees them (DESIGN §3.3). Empty aggregates (DESIGN §3.2):
-count, sum and count_distinct fill in 0 for entities with no rows; the rest stay missing.
+group_by, so no aggregate ever sees them (docs/semantics.md#as_of). Empty aggregates
+(docs/semantics.md#empty-aggregates-and-division): count, sum and count_distinct fill in 0
+for entities with no rows; the rest stay missing.
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ def aggregation(
         return _positive_zero(value.sum()) if kind == "float" else value.sum()
     if func == "avg":
         # the exact total (whole numbers, decimals) divided once: the same bits whatever
-        # the engine, thread count or row order (DESIGN §3.6); a mean would not be
+        # the engine, thread count or row order (docs/semantics.md#determinism); a mean
+        # would not be
         n = value.count()
         total = value.cast(pl.Int128).sum() if kind == "int" else value.sum()
         if kind == "float":

@@ -1,8 +1,8 @@
 """IR → Polars: every rule becomes a `polars.Expr`; the rule set becomes one lazy plan.
 
-Semantics of DESIGN §3 kept here: Kleene logic (Polars' own for `&`, `|`, `~`), tags never
-null, `/` by zero is missing, NaN in float columns is missing, rankings tie-broken by the
-entity key (the plan sorts by the key before any ranking runs).
+The semantics (docs/semantics.md) kept here: Kleene logic (Polars' own for `&`, `|`, `~`),
+tags never null, `/` by zero is missing, NaN in float columns is missing, rankings
+tie-broken by the entity key (the plan sorts by the key before any ranking runs).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class ExprCompiler:
     def rule(self, rule: ir.Rule) -> pl.Expr:
         expr = self.typed(rule.expr, pl.Boolean) if rule.kind == "tag" else self.expr(rule.expr)
         if rule.kind == "tag":
-            expr = expr.fill_null(False)  # unknown is not set (DESIGN §3.1)
+            expr = expr.fill_null(False)  # unknown is not set (docs/semantics.md#missing-values)
         return expr.alias(rule.name)
 
     def expr(self, e: ir.Expr) -> pl.Expr:
@@ -47,7 +47,8 @@ class ExprCompiler:
             case ir.Column(name=name, type=t):
                 col = pl.col(name)
                 if t.kind == "float":
-                    return col.fill_nan(None)  # NaN counts as missing (DESIGN §3.2)
+                    # NaN counts as missing (docs/semantics.md#empty-aggregates-and-division)
+                    return col.fill_nan(None)
                 if t.kind == "string":
                     return col.cast(pl.String)  # categoricals behave as text
                 return col
@@ -161,8 +162,9 @@ class ExprCompiler:
             ea, eb = ea.cast(pl.Float64), eb.cast(pl.Float64)
             if _constant(b):
                 eb = eb + broadcast(0.0, ea)  # a constant divisor: see `broadcast`
-            # by zero: missing (DESIGN §3.2); inf / inf is NaN, missing too. `eb` is used
-            # once (not `when(eb != 0).then(ea / eb)`: see _nan_to_null)
+            # by zero: missing (docs/semantics.md#empty-aggregates-and-division); inf / inf
+            # is NaN, missing too. `eb` is used once (not `when(eb != 0).then(ea / eb)`:
+            # see _nan_to_null)
             quotient = ea / eb.replace(0, None)
             return _nan_to_null(quotient) if nan else quotient
         if op == "*" and a.type.kind == b.type.kind == "decimal":
@@ -393,8 +395,8 @@ def rule_frame(
 
 
 def _undefined_missing(col: pl.Expr, node: ir.Aggregate) -> pl.Expr:
-    """A float sum of +inf and -inf is NaN: missing, as NaN always is (DESIGN §3.2), and
-    not the 0 of a sum over no rows."""
+    """A float sum of +inf and -inf is NaN: missing, as NaN always is, and not the 0 of a
+    sum over no rows (docs/semantics.md#empty-aggregates-and-division)."""
     float_sum = node.func == "sum" and node.value is not None and node.value.type.kind == "float"
     return col.fill_nan(None) if float_sum else col
 

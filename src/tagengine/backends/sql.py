@@ -15,8 +15,8 @@ The query, one CTE per step, data flowing down:
 
     SELECT key, rules ... ORDER BY key
 
-Semantics are those of DESIGN §3 exactly as `backends/polars.py` implements them, so the
-engines agree: Kleene logic (SQL's own), tags never null (`COALESCE(cond, FALSE)`), `/`
+Semantics are those of docs/semantics.md exactly as `backends/polars.py` implements them, so
+the engines agree: Kleene logic (SQL's own), tags never null (`COALESCE(cond, FALSE)`), `/`
 true division with division by zero NULL, NaN in float columns NULL, rankings over the
 entities with a known value ordered by (x, key), as_of a DATE literal and calendar months
 by interval arithmetic on dates. A duration is carried as a whole number of microseconds.
@@ -87,7 +87,8 @@ class Dialect:
         return exp.to_identifier(name, quoted=not plain)
 
     def not_nan(self, x: exp.Expression) -> exp.Expression:
-        """`x` (a double) with NaN as NULL: NaN counts as missing (DESIGN §3.2)."""
+        """`x` (a double) with NaN as NULL: NaN counts as missing
+        (docs/semantics.md#empty-aggregates-and-division)."""
         if self.name in ("postgres", "snowflake"):  # no ISNAN; NaN = NaN is true there
             return exp.Nullif(this=x, expression=exp.cast(exp.Literal.string("NaN"), DOUBLE))
         # DuckDB: NULLIF(x, 'NaN') can be folded away by the statistics of a Parquet
@@ -497,7 +498,7 @@ def _day(d: Dialect, rel: ir.Related, kind: str | None) -> exp.Expression:
 
 
 def _visible(d: Dialect, rel: ir.Related, as_of: dt.date, kind: str | None) -> exp.Expression:
-    """Rows dated after as_of are invisible to every aggregate (DESIGN §3.3)."""
+    """Rows dated after as_of are invisible to every aggregate (docs/semantics.md#as_of)."""
     return exp.LTE(this=_day(d, rel, kind), expression=_date(as_of))
 
 
@@ -740,7 +741,8 @@ class _Builder:
             total: exp.Expression = exp.Sum(this=value)
             return exp.cast(total, "BIGINT") if value_kind == "int" else total
         if func == "avg":
-            # the exact total divided once, as the Polars backend does (DESIGN §3.6)
+            # the exact total divided once, as the Polars backend does
+            # (docs/semantics.md#exact-money)
             mean = _divide(exp.Sum(this=value), exp.Count(this=value.copy()))
             return d.nan_to_null(mean) if value_kind == "float" else mean  # inf and -inf
         ordered = d.text_order(value, value_kind)
@@ -755,7 +757,8 @@ class _Builder:
         for name, column in self.columns.items():
             value: exp.Expression = exp.column(d.ident(name), table=entity)
             if self.column_types.get(name) == "float":
-                value = d.not_nan(value)  # NaN counts as missing (DESIGN §3.2)
+                # NaN counts as missing (docs/semantics.md#empty-aggregates-and-division)
+                value = d.not_nan(value)
             items.append(_as(value, name, column, d))
         source = exp.select().from_(
             exp.alias_(_table(d, self.program.entity.table, self.tables), entity)
@@ -988,7 +991,7 @@ def _divide(
     a: exp.Expression, b: exp.Expression, nonzero: bool = False, doubles: bool = False
 ) -> exp.Expression:
     """True division in doubles (`doubles`: `a` and `b` are already); by zero gives NULL
-    (DESIGN §3.2)."""
+    (docs/semantics.md#empty-aggregates-and-division)."""
     if not doubles:
         a, b = exp.cast(a, DOUBLE), exp.cast(b, DOUBLE)
     if not nonzero:
@@ -1028,7 +1031,7 @@ class _Compiler:
         return exp.column(self.d.ident(name))
 
     def rule(self, rule: ir.Rule) -> exp.Expression:
-        if rule.kind == "tag":  # unknown is not set (DESIGN §3.1)
+        if rule.kind == "tag":  # unknown is not set (docs/semantics.md#missing-values)
             return exp.Coalesce(this=self.typed(rule.expr, "bool"), expressions=[exp.false()])
         return self.expr(rule.expr)
 
@@ -1163,7 +1166,8 @@ class _Compiler:
             out = _divide(_double(ea, a), _double(eb, b), _nonzero(b), doubles=True)
         else:
             out = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[op](this=ea, expression=eb)
-        # inf - inf, 0 * inf, inf / inf: missing (DESIGN §3.2), checked once per chain
+        # inf - inf, 0 * inf, inf / inf: missing, checked once per chain
+        # (docs/semantics.md#empty-aggregates-and-division)
         return d.nan_to_null(out) if float_chain and nan else out
 
     def in_list(self, x: ir.Expr, values: tuple[ir.Literal, ...]) -> exp.Expression:
@@ -1255,7 +1259,7 @@ class _Compiler:
 
     def ranking(self, e: ir.Ranking) -> exp.Expression:
         """Over the entities with a known value: nulls are a partition of their own, and
-        get NULL; ties are ordered by the key (DESIGN §3.4)."""
+        get NULL; ties are ordered by the key (docs/semantics.md#rankings)."""
         assert self.stage is not None, "rankings are computed in a stage"
         d = self.d
         x = self.expr(e.operand)

@@ -94,7 +94,8 @@ SCALAR: dict[str, Signature] = {
     "length": Signature((("text", _text),), _const(ir.INT), doc="number of characters"),
 }
 
-# Rankings look at the whole population (DESIGN §3.4); `buckets` says whether they take n.
+# Rankings look at the whole population (docs/semantics.md#rankings); `buckets` says
+# whether they take n.
 RANKING: dict[str, tuple[bool, ir.Type, str]] = {
     "ntile": (True, ir.INT, "equal-count buckets 1..n (SQL NTILE), ties by entity key"),
     "qcut": (True, ir.INT, "value-quantile bins 1..k, as pandas.qcut(duplicates='drop')"),

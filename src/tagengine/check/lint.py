@@ -28,9 +28,9 @@ from tagengine.schema import Schema, categories
 from tagengine.syntax import ast
 
 # ---- what a condition can evaluate to ------------------------------------------------
-# A condition is true, false or unknown (missing, DESIGN §3.1). `outcomes` gives the set
-# of values it can take over all possible data; a condition that can never be true, or
-# can only be true, does not depend on the data.
+# A condition is true, false or unknown (missing: docs/semantics.md#missing-values).
+# `outcomes` gives the set of values it can take over all possible data; a condition that
+# can never be true, or can only be true, does not depend on the data.
 
 TRUE, FALSE, UNKNOWN = "true", "false", "unknown"
 ANY = frozenset((TRUE, FALSE, UNKNOWN))
@@ -78,7 +78,8 @@ def constant(e: ir.Expr) -> object:
             if not (_number(va) and _number(vb)):
                 return _VARIES
             if op == "/" and vb == 0:
-                return _VARIES  # division by zero is missing (DESIGN §3.2)
+                # division by zero is missing (docs/semantics.md#empty-aggregates-and-division)
+                return _VARIES
             if isinstance(va, float) or isinstance(vb, float):
                 va, vb = float(va), float(vb)  # type: ignore[arg-type]
             elif op == "/":

@@ -1,4 +1,4 @@
-"""TE306: a decision made on an inexact number (DESIGN §3.6).
+"""TE306: a decision made on an inexact number (docs/semantics.md#exact-money).
 
 A sum (or average) of a float column depends on the order the rows are added in, which
 differs by engine and thread count; a comparison or a ranking on it can flip between two

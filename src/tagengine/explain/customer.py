@@ -1,6 +1,6 @@
 """One customer's explanation: each rule's clauses with their values and verdicts, and
-for a tag that is not set, what stands in the way (DESIGN §3.1: false and unknown
-are told apart, and an unknown names the missing values)."""
+for a tag that is not set, what stands in the way (false and unknown are told apart, and
+an unknown names the missing values: docs/semantics.md#missing-values)."""
 
 from __future__ import annotations
 

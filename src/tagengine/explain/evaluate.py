@@ -1,5 +1,6 @@
 """Evaluate rules and every clause inside them for one customer, with the same IR and
-backend as `run` (DESIGN §5), reading only that customer's rows where the source can.
+backend as `run` (so it never disagrees with `run`: docs/explain.md), reading only that
+customer's rows where the source can.
 
 Rankings are the exception: a customer's quintile depends on everyone, so each ranking
 used is computed over the whole population (only the rules it needs) and joined in.

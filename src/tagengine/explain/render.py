@@ -18,6 +18,7 @@ from tagengine.explain.model import (
     RuleExplanation,
     RuleFunnel,
 )
+from tagengine.wording import plural
 
 MARKS = {"true": ("✓", "green"), "false": ("✗", "red"), "unknown": ("?", "yellow")}
 
@@ -75,10 +76,8 @@ def _node(parent: Tree, node: Node) -> None:
         line.append(node.shown, "bold")
     if node.source is not None:
         s = node.source
-        of = f" of {s.of:,}" if s.of is not None else ""
-        line.append(
-            f" — from {s.rows:,}{of} row{'s' if (s.of or s.rows) != 1 else ''} of {s.table}", "dim"
-        )
+        rows = f"{s.rows:,} of {plural(s.of, 'row')}" if s.of is not None else plural(s.rows, "row")
+        line.append(f" — from {rows} of {s.table}", "dim")
         if s.first is not None:
             line.append(f", {s.first} .. {s.last}", "dim")
     if node.population is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from tagengine import ir
+from tagengine import ir, wording
 
 MISSING = "missing"
 
@@ -18,12 +18,9 @@ def shown(value: object, type_: ir.Type | None = None) -> str:
         case bool():
             return "true" if value else "false"
         case int():
-            return f"{value:,}" if abs(value) >= 10_000 else str(value)  # not 2,024
+            return wording.whole(value)  # not 2,024
         case Decimal():
-            places = type_.scale if type_ is not None and type_.scale is not None else None
-            if places is None:
-                places = max(0, -value.as_tuple().exponent)  # type: ignore[operator]
-            return f"{value:,.{places}f}"
+            return wording.decimal(value, type_.scale if type_ is not None else None)
         case float():
             return _float(value)
         case dt.datetime():
@@ -108,7 +105,7 @@ def _date_gap(op: str, value: dt.date, target: dt.date) -> str:
     if op in (">", "<"):
         days += 1
     word = "too early" if op in (">", ">=") else "too late"
-    return f"{days:,} day{'s' if days != 1 else ''} {word}"
+    return f"{wording.plural(days, 'day')} {word}"
 
 
 def _decimal(x: int | float | Decimal) -> Decimal:
