@@ -43,7 +43,8 @@ from tagengine.wording import agree, plural
 app = typer.Typer(
     name="tagengine",
     help="Customer-profiling rules (tags, segments, scores), checked and run on your data.\n\n"
-    "Example: tagengine run rules/retail.tags --data data/ --as-of 2024-12-31 --out tags.parquet",
+    "Example: tagengine run rules/retail.tags --data build/demo --as-of 2024-12-31 "
+    "--out tags.parquet",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -409,7 +410,7 @@ def run(
 ) -> None:
     """Evaluate the rules over the data and write one row per customer.
 
-    Example: tagengine run rules/ --data data/ --as-of 2024-12-31 --out tags.parquet --engine duckdb
+    Example: tagengine run rules/ -d build/demo --as-of 2024-12-31 -o tags.parquet -e duckdb
     """
     project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
     asked = _parse_as_of(as_of)
@@ -591,7 +592,7 @@ def schema_command(
     """Print the tables' column types as JSON, for `check --schema` where the data is not.
 
     Reads only the files' metadata. The rules (optional) name the entity table that a
-    single --data file stands for. Example: tagengine schema --data data/ > schema.json
+    single --data file stands for. Example: tagengine schema --data build/demo > schema.json
     """
     project = _csv(_project(project_file, allow_outside_paths), encoding, bad_rows, date_format)
     if not _has_data(data, table, project):
@@ -653,7 +654,7 @@ def profile_command(
     minimum, quartiles and maximum (numbers, dates); how many rows miss a value; how many
     distinct values there are. Private columns (the project's `pii`) show counts only.
 
-    Example: tagengine profile --data data/ customers.member_level
+    Example: tagengine profile --data build/demo customers.member_level
     """
     from tagengine import profile as profiling
 
@@ -856,8 +857,9 @@ def explain(
 ) -> None:
     """Why a customer has (or lacks) each tag, or how a tag cuts the population.
 
-    Examples: tagengine explain rules/ --data data/ --id 42 --tag high_value;
-    tagengine explain rules/ --data data/ --tag high_value   (funnel over everyone)"""
+    Examples: tagengine explain rules/ --data build/demo --as-of 2024-12-31 --id 42;
+    tagengine explain rules/ --data build/demo --as-of 2024-12-31 --tag high_value
+    (a funnel over everyone)"""
     from tagengine.explain import json_schema as explain_schema
     from tagengine.explain import render
 
