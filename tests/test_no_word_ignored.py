@@ -24,7 +24,7 @@ from tagengine.syntax.parser import parse
 from test_diagnostics_doc import SECTIONS
 from test_diagnostics_doc import TEXT as DIAGNOSTICS_TEXT
 from test_diagnostics_doc import sample_schemas as diagnostics_schemas
-from test_docs import RUNNABLE, read_expect
+from test_docs import RUNNABLE, read_blocks, read_expect
 
 ROOT = Path(__file__).resolve().parent.parent
 SUFFIXES = [
@@ -51,6 +51,9 @@ def _corpus() -> list[tuple[str, str, dict | None]]:
     example = {name: dict(df.schema) for name, df in generate(customers=50).items()}
     for path in sorted((ROOT / "rules").glob("*.tags")):
         files.append((path.name, path.read_text("utf-8"), example))
+    for block, _ in read_blocks((ROOT / "README.md").read_text("utf-8")):
+        if block.info == "tags":
+            files.append((f"README.md:{block.line}", block.body, example))
     for example_ in RUNNABLE:
         schema = None
         if example_.follow is not None and example_.follow.info == "expect":
@@ -106,6 +109,7 @@ def _mutants(text: str):
 
 def test_the_corpus_holds_every_example():
     assert any(name.endswith(".tags") for name, _, _ in CORPUS)
+    assert any(name.startswith("README.md") for name, _, _ in CORPUS)
     assert sum(name.startswith("language.md") for name, _, _ in CORPUS) >= 20
     assert sum(name.startswith("diagnostics.md") for name, _, _ in CORPUS) >= 20
     for name, text, schema in CORPUS:  # the originals are clean, or nothing is proven
