@@ -148,7 +148,7 @@ SCHEMAS = sample_schemas(TEXT)
 
 # ---- every code is documented ------------------------------------------------------------
 
-_EMITTED = re.compile(r"""\b(?:error|warning|fail)\(\s*["'](TE\d{3})["']""")
+_EMITTED = re.compile(r"""\b(?:error|warning|fail|quoting)\(\s*["'](TE\d{3})["']""")
 
 
 def codes_in_source() -> dict[str, list[str]]:

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 import tagengine
@@ -137,10 +138,11 @@ def test_errors_about_private_columns_show_no_values(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["run", "--out", "x.parquet"])
     assert result.exit_code == 1
-    assert "failed in column 'phone'" in result.output and "abc" not in result.output
+    assert "column `phone`" in result.output and "`***`" in result.output
+    assert "abc" not in result.output
     (tmp_path / "tagengine.toml").write_text(project.replace('pii = ["phone"]\n', ""), "utf-8")
     result = CliRunner().invoke(app, ["run", "--out", "x.parquet"])
-    assert '["abc"]' in result.output  # the control: without `pii` the value is shown
+    assert "`abc`" in result.output  # the control: without `pii` the value is shown
 
 
 CANARIES = ("PII-CANARY-13800138000", "PII-CANARY-13900139000", "CARD-CANARY-6222020000")
@@ -223,3 +225,85 @@ def test_canary_values_of_private_columns_appear_in_no_output(tmp_path, monkeypa
     assert CANARIES[0] in seen["profile"] and CANARIES[2] in seen["profile --format json"]
     assert f'did you mean "{CANARIES[0]}"?' in seen["check"]
     assert f'did you mean "{CANARIES[1]}"?' in seen["check"]
+
+
+@pytest.mark.parametrize(
+    ("cells", "declared", "code"),
+    [
+        ([f"1234567{i:02}" for i in range(19)] + ["SSN-123-45-6789"], "", "TE704"),
+        ([f"2024-01-{i:02}" for i in range(1, 20)] + ["SSN-2024-13-45"], 'ssn = "date"', "TE705"),
+    ],
+)
+def test_a_bad_cell_of_a_private_column_is_masked_by_field(
+    tmp_path, monkeypatch, cells, declared, code
+):
+    """The value is a field of the diagnostic: `***` in its place, and the rest of the
+    message and the hint word for word as without `pii` (no pattern masks them)."""
+    rows = ["customer_id,ssn"] + [f"{i + 1},{c}" for i, c in enumerate(cells)]
+    (tmp_path / "customers.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    (tmp_path / "r.tags").write_text(
+        "entity customer table customers key customer_id\ntag t when ssn is missing\n", "utf-8"
+    )
+    base = (
+        'rules = "r.tags"\nas_of = 2024-12-31\n[tables]\ncustomers = "customers.csv"\n'
+        f"[columns.customers]\n{declared}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    outputs = {}
+    for private in (False, True):
+        project = base.replace("[tables]", 'pii = ["ssn"]\n[tables]') if private else base
+        (tmp_path / "tagengine.toml").write_text(project, "utf-8")
+        result = CliRunner().invoke(app, ["run", "--out", "x.parquet"])
+        assert result.exit_code == 1, result.output
+        assert f"error[{code}]" in result.output
+        outputs[private] = result.output
+    bad = cells[-1]
+    assert bad in outputs[False] and bad not in outputs[True]
+    assert "SSN" not in outputs[True]
+    assert outputs[True] == outputs[False].replace(f"`{bad}`", "`***`")  # only the value
+
+
+def test_a_diagnostic_masks_only_its_value():
+    from tagengine.diagnostics import VALUE, quoting
+
+    d = quoting("TE704", f"line 1, column `ssn`: `{VALUE}` is not 1", "1", "customers.ssn", "h 1")
+    assert d.message == "line 1, column `ssn`: `1` is not 1"
+    masked = d.masked(["ssn"])
+    assert masked.message == "line 1, column `ssn`: `***` is not 1" and masked.hint == "h 1"
+    assert d.masked(["customers.ssn"]).value == "***"
+    assert d.masked(["orders.ssn"]).message == d.message  # another table's column
+    assert d.masked([]) is d
+    unknown = quoting("TE402", f"engine: {VALUE}", "x 'abc'", None)
+    assert "abc" not in unknown.masked(["any"]).message  # a value of no known column
+    assert unknown.masked([]).message == "engine: x 'abc'"
+
+
+def test_a_failing_test_of_a_private_value_shows_no_value(tmp_path, monkeypatch):
+    """`tagengine test`: a failure of a rule that carries a private column shows `***` for
+    what was expected and what came out, in the terminal, JSON and JUnit, explain tree
+    included; without `pii` (the control) the values show."""
+    rules = (
+        "entity customer table customers key customer_id\n"
+        "feature score2 = credit_score * 2\n"
+        'test "score"\n'
+        "  given customers { customer_id: 1, credit_score: 359.81 }\n"
+        "  expect score2 == 123.45\n"
+    )
+    (tmp_path / "r.tags").write_text(rules, "utf-8")
+    monkeypatch.chdir(tmp_path)
+    seen = {}
+    for private in (False, True):
+        pii = 'pii = ["credit_score"]\n' if private else ""
+        (tmp_path / "tagengine.toml").write_text(f'rules = "r.tags"\n{pii}', "utf-8")
+        text = ""
+        for fmt in ("human", "json"):
+            result = CliRunner().invoke(
+                app, ["test", "--format", fmt, "--junit", str(tmp_path / "junit.xml")]
+            )
+            assert result.exit_code == 1, result.output
+            text += result.output + (tmp_path / "junit.xml").read_text("utf-8")
+        seen[private] = text
+    for value in ("719.62", "123.45", "359.81"):
+        assert value in seen[False], value
+        assert value not in seen[True], value
+    assert "***" in seen[True]

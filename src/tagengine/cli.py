@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import replace
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -28,12 +28,13 @@ from tagengine.diagnostics import (
     Diagnostic,
     TagEngineError,
     error,
+    mask,
     render_github,
     render_human,
     render_json,
     sort_key,
 )
-from tagengine.privacy import Privacy, redact
+from tagengine.privacy import Privacy
 from tagengine.project import Project, declarations, load_project
 from tagengine.ruleset import RuleSet
 from tagengine.schema import read_schema_file, to_json
@@ -180,16 +181,14 @@ DateFormatOpt = Annotated[
 _private: list[str] = []  # the project's `pii`: values of these never reach the terminal
 
 
+def _shown(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics as they may be shown: a value of a private column is `***`."""
+    return mask(diagnostics, _private)
+
+
 def _fail(diagnostics: list[Diagnostic], rules: RuleSet | None = None) -> None:
     sources = rules.sources if rules else {}
-    if _private:
-        diagnostics = [
-            replace(
-                d, message=redact(d.message, _private), hint=d.hint and redact(d.hint, _private)
-            )
-            for d in diagnostics
-        ]
-    err.print(render_human(diagnostics, sources), end="", markup=False)
+    err.print(render_human(_shown(diagnostics), sources), end="", markup=False)
     n = sum(d.is_error for d in diagnostics)
     if n:
         err.print(f"[red]{plural(n, 'error')}[/red]")
@@ -212,7 +211,7 @@ def _read_schema(path: Path) -> dict:
             sources = {str(path): path.read_text("utf-8")}
         except (OSError, UnicodeDecodeError):
             sources = {}
-        err.print(render_human(exc.diagnostics, sources), end="", markup=False)
+        err.print(render_human(_shown(exc.diagnostics), sources), end="", markup=False)
         raise typer.Exit(2) from None
     return schema
 
@@ -246,7 +245,7 @@ def _observe(
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
     if observed.warnings:
-        err.print(render_human(observed.warnings, {}), end="", markup=False)
+        err.print(render_human(_shown(observed.warnings), {}), end="", markup=False)
     return observed
 
 
@@ -482,7 +481,7 @@ def run(
                 f"`{program.entity.table}`; {agree(n, 'it counts', 'they count')} for no one"
             )
     if coverage := result.warnings:
-        err.print(render_human(coverage, ruleset.sources), end="", markup=False)
+        err.print(render_human(_shown(coverage), ruleset.sources), end="", markup=False)
     if not quiet:
         from tagengine.summary import summarize
         from tagengine.summary import table as summary_table
@@ -557,12 +556,12 @@ def check(
         except TagEngineError as exc:
             diagnostics = sorted([*diagnostics, *exc.diagnostics], key=sort_key)
     if fmt is CheckFormat.json:
-        typer.echo(render_json(diagnostics))
+        typer.echo(render_json(_shown(diagnostics)))
     elif fmt is CheckFormat.github:
         if diagnostics:
-            typer.echo(render_github(diagnostics))
+            typer.echo(render_github(_shown(diagnostics)))
     elif diagnostics:
-        err.print(render_human(diagnostics, ruleset.sources), end="", markup=False)
+        err.print(render_human(_shown(diagnostics), ruleset.sources), end="", markup=False)
     failed = any(d.is_error or strict for d in diagnostics)
     if fmt is CheckFormat.human:
         n_err = sum(d.is_error for d in diagnostics)
@@ -670,7 +669,7 @@ def profile_command(
     try:
         profiling.select(schema, targets or [])
     except TagEngineError as exc:  # a target not in the data: wrong usage
-        err.print(render_human(exc.diagnostics, {}), end="", markup=False)
+        err.print(render_human(_shown(exc.diagnostics), {}), end="", markup=False)
         raise typer.Exit(2) from None
     try:
         with err.status("profiling…", spinner="dots") if err.is_terminal else _null():
@@ -951,7 +950,7 @@ def test_command(
         else:
             schema = None
         default = project.as_of if isinstance(project.as_of, dt.date) else None  # not latest
-        report = testing.run_tests(ruleset, schema, as_of=default, match=match)
+        report = testing.run_tests(ruleset, schema, as_of=default, match=match, private=project.pii)
         if junit is not None:
             xml = testing.junit_xml(report, ruleset.sources)
             if not junit.parent.exists():
@@ -1021,7 +1020,9 @@ def fmt_command(
         result = format_source(path.read_text("utf-8"), str(path))
         if result.after is None:
             broken.append(result)
-            err.print(render_human(result.diagnostics, {result.file: result.before}), end="")
+            err.print(
+                render_human(_shown(result.diagnostics), {result.file: result.before}), end=""
+            )
             err.print(f"[red]error:[/red] cannot format {path}: it has syntax errors")
             continue
         if not result.changed:

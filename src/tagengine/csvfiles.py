@@ -37,7 +37,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tagengine.diagnostics import Diagnostic, TagEngineError, error
+from tagengine.diagnostics import VALUE, Diagnostic, TagEngineError, error, quoting
 from tagengine.wording import plural
 
 SAMPLE_ROWS = 10_000  # rows read to decide each column's type
@@ -591,10 +591,12 @@ def _frame(
     except pl.exceptions.PolarsError as exc:
         from tagengine.sources import first_line
 
+        # the reader's words may quote a cell: masked if any column is private
         raise TagEngineError(
-            error(
+            quoting(
                 "TE402",
-                f"cannot read `{file.source}`: {first_line(exc)}",
+                f"cannot read `{file.source}`: {VALUE}",
+                first_line(exc),
                 None,
                 "check that the file is a complete CSV file",
             )
@@ -721,11 +723,12 @@ def _date_format(
         if max(day, month) > 0 and day == month and day >= n / 2:
             sample = values.filter(values.str.contains("/")).head(1).item()
             raise TagEngineError(
-                error(
+                quoting(
                     "TE705",
-                    f"column `{name}` of `{file.source}` holds dates like `{sample}`: "
+                    f"column `{name}` of `{file.source}` holds dates like `{VALUE}`: "
                     "day first or month first?",
-                    None,
+                    sample,
+                    f"{table}.{name}",
                     'give the format: --date-format "%d/%m/%Y" (day first) or "%m/%d/%Y" '
                     f"(month first), or in tagengine.toml [columns.{table}] {name} = "
                     '"date(%d/%m/%Y)"',
@@ -770,11 +773,25 @@ def diagnose(exc: BaseException) -> Diagnostic | None:
         source, target, column, count, values = m.groups()
         if (source, target) == ("i128", "i64"):  # only a sum of whole numbers (aggregate.py)
             return _overflow(int(count), values)
-        return _locate(column, _first_value(values), int(count))
+        value = _first_value(values)
+        return _locate(column, value, int(count)) or _unplaced(column, value, source, target)
     if m := _READ_ERROR.search(text):
-        value, _dtype, column = m.groups()
-        return _locate(column, value, None)
+        value, dtype, column = m.groups()
+        return _locate(column, value, None) or _unplaced(column, value, "str", dtype)
     return None
+
+
+def _unplaced(column: str, value: str | None, source: str, target: str) -> Diagnostic:
+    """A value of `column` that does not convert, in a file that is no CSV (or no longer
+    there): said with the value as a field, so a private column's is masked."""
+    return quoting(
+        "TE402",
+        f"could not read or evaluate the data: a value of column `{column}` does not "
+        f"convert from `{source}` to `{target}`: `{VALUE}`",
+        value if value is not None else "?",
+        column,  # its table is not known here
+        "check the column's type: declare it in tagengine.toml ([columns.TABLE])",
+    )
 
 
 def _first_value(values: str) -> str | None:
@@ -784,10 +801,12 @@ def _first_value(values: str) -> str | None:
 
 def _overflow(count: int, values: str) -> Diagnostic:
     first = values.split(",")[0].strip()
-    return error(
+    # which column was summed is not known here: the value is masked if any is private
+    return quoting(
         "TE706",
         f"a sum of whole numbers is beyond their range (±9.2×10¹⁸) for "
-        f"{plural(count, 'customer')}, e.g. {first}",
+        f"{plural(count, 'customer')}, e.g. {VALUE}",
+        first,
         None,
         "check the summed column for wrong values; if they are right, declare it as a "
         'decimal or a float in tagengine.toml ([columns.TABLE] COLUMN = "decimal(0)")',
@@ -893,18 +912,20 @@ def _misfit(file: CsvFile, column: str, expect: Expect, line: int, value: str) -
             if other
             else f'; or, if the column is no date, declare it {declare} = "string"'
         )
-        return error(
+        return quoting(
             "TE705",
-            f'{where}: `{value}` is not a {kind} written as "{expect.date_format}"',
-            None,
+            f'{where}: `{VALUE}` is not a {kind} written as "{expect.date_format}"',
+            value,
+            f"{table}.{column}",
             "fix the value (an empty cell is missing)" + fix,
         )
     if expect.why == "empty":
-        return error(
+        return quoting(
             "TE704",
-            f"{where}: `{value}`, where the column's first {SAMPLE_ROWS:,} rows are all "
+            f"{where}: `{VALUE}`, where the column's first {SAMPLE_ROWS:,} rows are all "
             "empty, so it was read as an empty column",
-            None,
+            value,
+            f"{table}.{column}",
             f"declare the column's type in tagengine.toml: {declare} = "
             + ('"float64"' if _is_number(value) else '"string"'),
         )
@@ -926,10 +947,11 @@ def _misfit(file: CsvFile, column: str, expect: Expect, line: int, value: str) -
     )
     if expect.why == "declared":
         hint = f"fix the value (an empty cell is missing), or change {declare} in tagengine.toml"
-    return error(
+    return quoting(
         "TE704",
-        f"{where}: `{value}` is not {kind}; the column is read as "
+        f"{where}: `{VALUE}` is not {kind}; the column is read as "
         f"{kind_words(expect.dtype)} {because}",
-        None,
+        value,
+        f"{table}.{column}",
         hint,
     )

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from rich.cells import cell_len
 
 from tagengine.syntax.ast import Span
+
+MASK = "***"
+VALUE = "\x00VALUE\x00"  # where a template puts its data value
 
 
 class Severity(StrEnum):
@@ -29,10 +32,28 @@ class Diagnostic:
     severity: Severity = Severity.ERROR
     # other places the message is about, each with its label (the `(` never closed)
     notes: tuple[tuple[Span, str], ...] = ()
+    # A value from the data that the message quotes, and where it came from: the column
+    # (`table.column`, or None when no one column can be named). `message` holds it at
+    # VALUE's place in `template`; `masked` puts `***` there for a private column.
+    value: str | None = None
+    value_column: str | None = None
+    template: str | None = None
 
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
+
+    def masked(self, private: Collection[str]) -> Diagnostic:
+        """This diagnostic with its data value as `***` when that value comes from a
+        private column, or from a column it cannot name while any column is private."""
+        if (
+            self.value is None
+            or self.template is None
+            or not is_private(self.value_column, private)
+        ):
+            return self
+        shown = MASK if self.value_column else f"{MASK} (withheld: it may quote private values)"
+        return replace(self, message=self.template.replace(VALUE, shown), value=MASK)
 
     def to_dict(self) -> dict[str, object]:
         span = self.span
@@ -40,6 +61,8 @@ class Diagnostic:
             "code": self.code,
             "severity": str(self.severity),
             "message": self.message,
+            "value": self.value,
+            "value_column": self.value_column,
             "hint": self.hint,
             "file": span.file if span else None,
             "line": span.line if span else None,
@@ -78,6 +101,37 @@ def error(
     label: str | None = None,
 ) -> Diagnostic:
     return Diagnostic(code, message, span, hint, label)
+
+
+def quoting(
+    code: str,
+    template: str,
+    value: str,
+    column: str | None,
+    hint: str | None = None,
+) -> Diagnostic:
+    """An error whose message quotes `value`, a value of the data's `column`, at the
+    place of VALUE in `template`."""
+    message = template.replace(VALUE, value)
+    return Diagnostic(
+        code, message, None, hint, value=value, value_column=column, template=template
+    )
+
+
+def is_private(column: str | None, private: Collection[str]) -> bool:
+    """Whether `column` (`table.column`; None: not known) is among `private` (the
+    project's `pii`: `table.column`, or a bare name, private in every table)."""
+    if not private:
+        return False
+    if column is None:
+        return True  # fail closed: the value may be any column's
+    if "." not in column:  # a column whose table is not known: by name alone
+        return column in private or column in {p.rsplit(".", 1)[-1] for p in private}
+    return column in private or column.rsplit(".", 1)[-1] in private
+
+
+def mask(diagnostics: Iterable[Diagnostic], private: Collection[str]) -> list[Diagnostic]:
+    return [d.masked(private) for d in diagnostics]
 
 
 def warning(

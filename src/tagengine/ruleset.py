@@ -14,7 +14,7 @@ from tagengine import ir
 from tagengine.backends import polars as polars_backend
 from tagengine.check.resolve import check as check_program
 from tagengine.check.tests import check_tests
-from tagengine.diagnostics import Diagnostic, TagEngineError, error, sort_key
+from tagengine.diagnostics import VALUE, Diagnostic, TagEngineError, error, quoting, sort_key
 from tagengine.schema import Schema
 from tagengine.sources import collect, scan, schema_of
 from tagengine.syntax import ast
@@ -322,12 +322,13 @@ def _check_keys(df: pl.DataFrame, key: str, table: str) -> None:
     dup = keys.filter(repeated).unique().sort()
     sample = ", ".join(str(v) for v in dup.head(5).to_list())
     raise TagEngineError(
-        error(
+        quoting(
             "TE405",
             f"{plural(len(dup), 'key value')} of `{table}.{key}` "
-            f"{agree(len(dup), 'appears', 'appear')} more than once (e.g. {sample}), "
+            f"{agree(len(dup), 'appears', 'appear')} more than once (e.g. {VALUE}), "
             f"on {plural(int(repeated.sum()), 'row')} in all",
-            None,
+            sample,
+            f"{table}.{key}",
             "the entity table needs one row per key; deduplicate it",
         )
     )

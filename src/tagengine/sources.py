@@ -10,7 +10,7 @@ import polars as pl
 
 from tagengine import csvfiles, databases
 from tagengine.csvfiles import CsvOptions
-from tagengine.diagnostics import Diagnostic, TagEngineError, error
+from tagengine.diagnostics import VALUE, Diagnostic, TagEngineError, error, quoting
 
 FORMATS = {
     ".parquet": "parquet",
@@ -290,9 +290,11 @@ def collect(frames: list[pl.LazyFrame], engine: str = "auto") -> list[pl.DataFra
 
 def unreadable_table(name: str, exc: BaseException) -> Diagnostic:
     """TE402 for a table that cannot be opened (any engine)."""
-    return error(
+    # the engine's words may quote a value
+    return quoting(
         "TE402",
-        f"cannot read table `{name}`: {first_line(exc)}",
+        f"cannot read table `{name}`: {VALUE}",
+        first_line(exc),
         None,
         "check that the file is complete and of the right format",
     )
@@ -300,9 +302,11 @@ def unreadable_table(name: str, exc: BaseException) -> Diagnostic:
 
 def unreadable(exc: BaseException) -> Diagnostic:
     """TE402 for a failure of any engine while reading or evaluating the data."""
-    return error(
+    # the engine's words may quote a value
+    return quoting(
         "TE402",
-        f"could not read or evaluate the data: {first_line(exc)}",
+        f"could not read or evaluate the data: {VALUE}",
+        first_line(exc),
         None,
         "check the input files and their column types",
     )

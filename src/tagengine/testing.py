@@ -21,7 +21,7 @@ import math
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal as Kind
 
@@ -32,8 +32,9 @@ from rich.text import Text
 from tagengine import ir
 from tagengine.check.resolve import check as check_program
 from tagengine.check.tests import TestContext, check_test, context
-from tagengine.diagnostics import Diagnostic, TagEngineError, error, sort_key
+from tagengine.diagnostics import MASK, Diagnostic, TagEngineError, error, mask, sort_key
 from tagengine.diagnostics import render_human as render_diagnostics
+from tagengine.privacy import Privacy
 from tagengine.ruleset import RuleSet
 from tagengine.schema import Schema
 from tagengine.syntax import ast
@@ -95,6 +96,7 @@ class TestReport:
     results: tuple[TestResult, ...]
     diagnostics: tuple[Diagnostic, ...] = ()
     entity: str = "customer"
+    private: tuple[str, ...] = ()  # the project's `pii`: failures show `***` for their values
 
     def count(self, status: Status) -> int:
         return sum(r.status == status for r in self.results)
@@ -112,22 +114,44 @@ def run_tests(
     schema: Schema | None = None,
     as_of: dt.date | None = None,
     match: str | None = None,
+    private: Sequence[str] = (),
 ) -> TestReport:
     """Run the test blocks of `rules` (those whose title contains `match`, if given).
 
     `schema` is the data's (e.g. `{"customers": df.schema}`), to type the given tables as
-    the real data is typed; `as_of` is used by blocks that give none (default: today)."""
+    the real data is typed; `as_of` is used by blocks that give none (default: today).
+    A failure of a rule whose value carries a `private` column shows `***` for the
+    expected and actual values, as explain does."""
     typed, diags = check_program(rules.ast, schema)
     errors = sorted([d for d in [*rules.parse_diagnostics, *diags] if d.is_error], key=sort_key)
     entity = rules.ast.entities[0].name if rules.ast.entities else "customer"
     if errors or typed is None:
         return TestReport((), tuple(errors), entity)
     ctx = context(rules.ast, schema, typed)
+    hidden = frozenset(Privacy.of(typed, private).withheld(typed.outputs)) if private else None
     results = []
     for test in rules.ast.tests:
         if match is None or match.lower() in test.name.lower():
-            results.append(run_test(rules, test, ctx, typed, schema, as_of))
-    return TestReport(tuple(results), (), entity)
+            result = run_test(rules, test, ctx, typed, schema, as_of)
+            results.append(_masked(result, hidden, private) if hidden is not None else result)
+    return TestReport(tuple(results), (), entity, tuple(private))
+
+
+def _masked(result: TestResult, hidden: frozenset[str], private: Sequence[str]) -> TestResult:
+    """`result` with the values of private rules and data errors' private values masked."""
+    outcomes = tuple(
+        replace(
+            o,
+            text=f"{o.expectation.name} {o.expectation.op} {MASK}",
+            expected=MASK,
+            actual=MASK,
+            value=None,
+        )
+        if o.expectation.name in hidden and o.expected not in ("set", "not set")
+        else o
+        for o in result.outcomes
+    )
+    return replace(result, outcomes=outcomes, diagnostics=tuple(mask(result.diagnostics, private)))
 
 
 def run_test(
@@ -383,7 +407,9 @@ def shown(value: object) -> str:
 # ---- rendering ------------------------------------------------------------------------
 
 
-def explanation(rules: RuleSet, result: TestResult, failure: Outcome) -> RenderableType | None:
+def explanation(
+    rules: RuleSet, result: TestResult, failure: Outcome, private: Sequence[str] = ()
+) -> RenderableType | None:
     """Why the rule of a failing expectation came out as it did, for that one entity: its
     explain tree (`tagengine.explain`), indented under the failure."""
     from rich.padding import Padding
@@ -393,7 +419,11 @@ def explanation(rules: RuleSet, result: TestResult, failure: Outcome) -> Rendera
 
     try:
         report = rules.explain(
-            result.tables, id=failure.key, tags=[failure.expectation.name], as_of=result.as_of
+            result.tables,
+            id=failure.key,
+            tags=[failure.expectation.name],
+            as_of=result.as_of,
+            private=private,
         )
     except TagEngineError:
         return None  # the failure itself already says what is wrong
@@ -428,7 +458,7 @@ def render_human(
             parts.append(Text("\n".join("      " + ln if ln else "" for ln in text.split("\n"))))
         for failure in result.failures:
             parts.append(_failure(report, failure))
-            extra = explanation(rules, result, failure) if rules is not None else None
+            extra = explanation(rules, result, failure, report.private) if rules else None
             if extra is not None:
                 parts.append(extra)
     parts.append(summary(report))
