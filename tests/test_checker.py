@@ -293,3 +293,13 @@ def test_unseen_values_need_the_data_and_rules_without_errors():
     assert [d.code for d in rules.check(data=_data())] == ["TE410"]
     broken = tagengine.load(HEADER + 'tag a when member_level == "gold"\ntag b when nope > 1')
     assert [d.code for d in broken.check(data=_data())] == ["TE101"]
+
+
+def test_null_as_a_name_points_at_is_missing():
+    """`email == null` parses (`null` could be a column) and fails as an unknown name; the
+    hint is the SQL habit's, not a did-you-mean."""
+    rules = tagengine.load(
+        "entity customer table customers key customer_id\ntag t when email == null\n"
+    )
+    (d,) = rules.check({"customers": {"customer_id": pl.Int64, "email": pl.String}})
+    assert d.code == "TE101" and "`is missing`" in d.hint

@@ -790,6 +790,8 @@ SQL_HABITS = [
     'tag not_bj2 when city NOT IN ["北京"]',
     "tag has_name when name IS NOT NULL",
     "tag no_name when name is null",
+    "tag no_name2 when name = NULL",
+    "tag has_name2 when name <> null",
     'tag bj_older when city == "北京" AND age > 30',
     'tag bj_older2 when city = "北京" AND age > 30',
     'tag north when city LIKE "北%"',

@@ -232,7 +232,10 @@ class Typer:
             return ir.Column(t, node.span, n)
         suggestion = did_you_mean(n, [*self.rules, *self.columns])
         hint = (
-            f"did you mean `{suggestion}`?"
+            "a missing value is tested with `is missing` / `is not missing`, not compared "
+            "with NULL; see “Coming from SQL” in docs/language.md"
+            if n.lower() in ("null", "none", "nil")
+            else f"did you mean `{suggestion}`?"
             if suggestion
             else f'text goes in double quotes: "{n}"'
             if not n.isascii()  # most likely a value such as 北京, not a name

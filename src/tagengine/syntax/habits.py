@@ -131,7 +131,18 @@ def _all(toks: list[Token]):
         nxt = toks[i + 1] if i + 1 < len(toks) else None
         nxt2 = toks[i + 2] if i + 2 < len(toks) else None
         if tok.kind == "op":
-            if tok.text == "<>":
+            if tok.text in ("=", "==", "!=", "<>") and _is(nxt, "null") and i != defining:
+                assert nxt is not None
+                new = "is missing" if tok.text in ("=", "==") else "is not missing"
+                yield Habit(
+                    tok.start,
+                    nxt.end,
+                    f"a missing value is tested with `{new}`",
+                    f"write `{new}`",
+                    ((tok.start, nxt.end, new),),
+                )
+                skip_until = i + 2
+            elif tok.text == "<>":
                 yield Habit(
                     tok.start,
                     tok.end,
