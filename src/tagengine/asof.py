@@ -29,7 +29,7 @@ import polars as pl
 from tagengine import ir
 from tagengine.backends.aggregate import row_date, window_start
 from tagengine.diagnostics import Diagnostic, warning
-from tagengine.sources import collect, scan, schema_of
+from tagengine.sources import Files, collect, scan, schema_of
 
 if TYPE_CHECKING:
     from tagengine.project import Project
@@ -41,7 +41,7 @@ STALE_AFTER_DAYS = 365  # TE413 for a related table the rules use without a wind
 Asked = dt.date | Literal["latest"] | None
 """What the caller asked for: a date, `latest`, or nothing (the project's, else today)."""
 
-Tables = Mapping[str, pl.DataFrame | pl.LazyFrame | str | Path]
+Tables = Mapping[str, pl.DataFrame | pl.LazyFrame | str | Path | Files]
 
 
 class Source(StrEnum):
@@ -371,7 +371,7 @@ def _count(n: int, unit: str) -> str:
     return f"{n:,} {unit}" if n == 1 else f"{n:,} {unit}s"
 
 
-def _lazy(frame: pl.DataFrame | pl.LazyFrame | str | Path) -> pl.LazyFrame:
-    if isinstance(frame, str | Path):
+def _lazy(frame: pl.DataFrame | pl.LazyFrame | str | Path | Files) -> pl.LazyFrame:
+    if isinstance(frame, str | Path | Files):
         return scan(frame)
     return frame.lazy() if isinstance(frame, pl.DataFrame) else frame

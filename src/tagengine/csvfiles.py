@@ -615,6 +615,7 @@ def _frame(
             convert.append(_conversion(pl.col(name), expect))
     frame = pl.scan_csv(
         file.path,
+        glob=False,  # the very file checked, even if its name looks like a glob
         separator=file.separator,
         schema=schema,
         n_rows=file.n_rows,
@@ -839,6 +840,7 @@ def _first_misfit(file: CsvFile, column: str, expect: Expect) -> tuple[int, str]
     found = (
         pl.scan_csv(
             file.path,
+            glob=False,
             separator=file.separator,
             infer_schema=False,
             n_rows=file.n_rows,

@@ -4,11 +4,17 @@ Both are read whole, once per run. Any other database is reached by URI
 (`postgresql://user@host/db#table`) through connectorx, an optional extra. SQLite has no
 column types to speak of, so its declared types (DATE, DATETIME, BOOLEAN, ...) decide
 how values are read.
+
+Some sources are files on this machine although they look like servers: a `sqlite://`
+or `duckdb://` URI names a file (`local_file` says which, as the driver would read it),
+so that the project file's folder boundary (project.py) applies to them as to any file.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import urllib.parse
 from pathlib import Path
 
 import polars as pl
@@ -29,6 +35,47 @@ def is_database(source: str) -> bool:
 
 def is_uri(source: str) -> bool:
     return "://" in source.partition("#")[0] or "://" in source.rpartition("#")[0]
+
+
+LOCAL_SCHEMES = ("sqlite", "duckdb")  # URIs that name a file on this machine
+
+
+def local_file(source: str) -> str | None:
+    """The file on this machine that the database source `source` reads, as it will be
+    opened (a relative path from the current folder): FILE of `FILE#TABLE`, the path of
+    a `sqlite://` or `duckdb://` URI; None for a database server."""
+    if not is_uri(source):
+        return source.partition("#")[0]
+    scheme, rest = _uri_parts(source.rpartition("#")[0])
+    if scheme not in LOCAL_SCHEMES:
+        return None
+    # the driver opens the rest after `scheme:` and `//`, percent-decoded, as a file
+    # name, query and fragment included
+    path = urllib.parse.unquote(rest.removeprefix("//"))
+    return "/" + path.lstrip("/") if path.startswith("/") else path
+
+
+def with_file(source: str, path: str) -> str:
+    """The database source `source` reading the file `path` instead of the one it names
+    (`local_file`): `path#TABLE`, or the URI `scheme://PATH#TABLE` with `path` made
+    absolute and percent-encoded, which the driver decodes back to exactly `path`."""
+    if not is_uri(source):
+        return f"{path}#{source.partition('#')[2]}"
+    uri, _, table = source.rpartition("#")
+    scheme, _ = _uri_parts(uri)
+    return f"{scheme}://{urllib.parse.quote(str(Path(path).absolute()))}#{table}"
+
+
+_AROUND = "".join(map(chr, range(33)))  # spaces and control characters
+
+
+def _uri_parts(uri: str) -> tuple[str, str]:
+    """(scheme, the rest after its colon) as connectorx's URL parser reads `uri`: tabs
+    and line breaks anywhere dropped, spaces and control characters around it too, the
+    scheme without case and up to a `+` (`SQLite+x://` is SQLite)."""
+    text = re.sub(r"[\t\n\r]", "", uri).strip(_AROUND)
+    scheme, _, rest = text.partition(":")
+    return scheme.partition("+")[0].lower(), rest
 
 
 def scan(source: str) -> pl.LazyFrame:
@@ -57,10 +104,24 @@ def _uri(source: str) -> pl.LazyFrame:
     """`postgresql://user@host/db#table` and the like, through connectorx."""
     uri, _, table = source.rpartition("#")
     extras.require("db", "reading a database by URI", "TE401")
+    scheme = uri.split("://", 1)[0]
+    if (file := local_file(source)) is not None:
+        # the driver would create a missing file (and wait half a minute for it); and it
+        # opens exactly the file named here, whatever the URI's quirks
+        if not Path(file).is_file():
+            raise TagEngineError(
+                error(
+                    "TE401",
+                    f"cannot read table `{table}` from the {scheme} database: "
+                    f"no such file `{file}`",
+                    None,
+                    "check the path after `//`: `sqlite:///abs/path.db` is an absolute path",
+                )
+            )
+        uri = with_file(source, file).rpartition("#")[0]
     try:
         return pl.read_database_uri(f"SELECT * FROM {_quote(table)}", uri).lazy()
     except Exception as exc:  # drivers raise their own error types
-        scheme = uri.split("://", 1)[0]
         raise TagEngineError(
             error(
                 "TE401",
@@ -119,7 +180,8 @@ _SQLITE_TYPES = (
 
 
 def _sqlite(path: str, table: str) -> pl.LazyFrame:
-    uri = f"file:{Path(path).resolve()}?mode=ro"
+    # percent-encoded: a `?` or `#` in the path is part of the file's name
+    uri = f"file:{urllib.parse.quote(str(Path(path).resolve()))}?mode=ro"
     with sqlite3.connect(uri, uri=True) as con:
         info = con.execute("SELECT name, type FROM pragma_table_info(?)", (table,)).fetchall()
         if not info:

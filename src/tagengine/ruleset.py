@@ -16,7 +16,7 @@ from tagengine.check.resolve import check as check_program
 from tagengine.check.tests import check_tests
 from tagengine.diagnostics import VALUE, Diagnostic, TagEngineError, error, quoting, sort_key
 from tagengine.schema import Schema
-from tagengine.sources import collect, scan, schema_of
+from tagengine.sources import Files, collect, scan, schema_of
 from tagengine.syntax import ast
 from tagengine.syntax.parser import parse
 from tagengine.wording import agree, plural
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # explain (pydantic models) is imported when first used: 70 m
     from tagengine.explain.model import CustomerExplanation, PopulationExplanation
 
 RULE_SUFFIX = ".tags"
-Tables = Mapping[str, pl.DataFrame | pl.LazyFrame | str | Path]  # a path: a file, glob, ...
+Tables = Mapping[str, pl.DataFrame | pl.LazyFrame | str | Path | Files]  # a file, glob, ...
 
 
 @dataclass(frozen=True)
@@ -282,8 +282,8 @@ class RuleSet:
         return list(dict.fromkeys(select))
 
 
-def _lazy(frame: pl.DataFrame | pl.LazyFrame | str | Path) -> pl.LazyFrame:
-    if isinstance(frame, str | Path):
+def _lazy(frame: pl.DataFrame | pl.LazyFrame | str | Path | Files) -> pl.LazyFrame:
+    if isinstance(frame, str | Path | Files):
         return scan(frame)
     return frame.lazy() if isinstance(frame, pl.DataFrame) else frame
 

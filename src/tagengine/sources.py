@@ -1,9 +1,17 @@
-"""Reading tables: files (Parquet, CSV, NDJSON, Arrow IPC, and globs of them) as lazy scans."""
+"""Reading tables: files (Parquet, CSV, NDJSON, Arrow IPC, and globs of them) as lazy scans.
+
+A glob is expanded once, here (`expand`), into the list of files it matches; the readers
+are given that list and never expand anything again, so that the files checked before
+reading (project.py keeps the project file's tables inside its folder) are the files
+read."""
 
 from __future__ import annotations
 
+import fnmatch
 import glob as globlib
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -35,24 +43,155 @@ def is_source(text: str) -> bool:
     return databases.is_database(text) or file_format(text) is not None
 
 
+@dataclass(frozen=True)
+class Files:
+    """One table's files, found once: `written` is the file or glob as it was given (its
+    ending decides the format), `paths` the files it stands for, in order, as the readers
+    are to open them. Readers read exactly `paths` and expand nothing again."""
+
+    written: str
+    paths: tuple[str, ...]
+
+    @property
+    def format(self) -> str | None:
+        return file_format(self.written)
+
+
+def expand(text: str, listing: Callable[[Path], None] | None = None) -> Files:
+    """The files `text` names: itself, if it is a file; for a glob, every file it matches,
+    sorted: `*`, `?` and `[abc]` within a name, `**` for any depth of folders (as Polars
+    globs; a symbolic link to a folder is followed, each folder is listed once, so a
+    loop of links ends). The one place a glob is expanded. `listing` is called with each
+    folder before it is listed, and may refuse it by raising."""
+    if not globlib.has_magic(text):
+        return Files(text, (text,) if _is_file(Path(text)) else ())
+    parts = Path(text).parts
+    fixed = next(i for i, part in enumerate(parts) if globlib.has_magic(part))
+    if any("**" in part and part != "**" for part in parts[fixed:]):
+        raise TagEngineError(
+            error(
+                "TE401",
+                f"`{text}` is not a glob tagengine can read: `**` stands for folders only "
+                "as a whole name",
+                None,
+                "write orders/**/*.parquet for the files of orders/ and its folders",
+            )
+        )
+    found = _glob(Path(*parts[:fixed]), parts[fixed:], listing or (lambda folder: None))
+    return Files(text, tuple(sorted({str(p) for p in found if _is_file(p)})))
+
+
+def _glob(folder: Path, pattern: Sequence[str], listing: Callable[[Path], None]) -> Iterator[Path]:
+    """The paths below `folder` that match `pattern`, a glob's names one by one."""
+    if not pattern:
+        yield folder
+        return
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        for below in _folders(folder, listing):
+            yield from _glob(below, rest, listing)
+    elif globlib.has_magic(head):
+        for name in _names(folder, listing):
+            if fnmatch.fnmatchcase(name, head):
+                yield from _glob(folder / name, rest, listing)
+    else:
+        yield from _glob(folder / head, rest, listing)
+
+
+def _folders(top: Path, listing: Callable[[Path], None]) -> Iterator[Path]:
+    """`top` and every folder below it, links to folders followed, each folder once."""
+    seen: set[str] = set()
+    todo = [top]
+    while todo:
+        folder = todo.pop()
+        real = os.path.realpath(folder)
+        if real in seen or not _is_dir(folder):
+            continue
+        seen.add(real)
+        yield folder
+        todo.extend(folder / name for name in reversed(_names(folder, listing)))
+
+
+def _names(folder: Path, listing: Callable[[Path], None]) -> list[str]:
+    """The names in `folder`, sorted; none if it is no folder or cannot be listed."""
+    if not _is_dir(folder):
+        return []
+    listing(folder)
+    try:
+        return sorted(os.listdir(folder))
+    except OSError:
+        return []
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    """`path.is_file()` (symbolic links followed); False for a name no file can have."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def scan(
-    source: str | Path,
+    source: str | Path | Files,
     csv: CsvOptions | None = None,
     table: str | None = None,
     types: Mapping[str, pl.DataType] | None = None,
     formats: Mapping[str, str] | None = None,
     warnings: list[str] | None = None,
 ) -> pl.LazyFrame:
-    """A lazy scan of one file or glob; only the columns the rules use will be read.
+    """A lazy scan of one file or glob, or of the files found for one (`Files`); only the
+    columns the rules use will be read.
 
     CSV files are checked and typed first (csvfiles.py): `csv` says how to read them,
     `types` and `formats` are the table's declared column types and date formats, and
     `warnings` receives a line for each file whose malformed rows were skipped."""
-    text = str(source)
-    if databases.is_database(text):
-        return databases.scan(text)
-    fmt = file_format(text)
-    if fmt is None:
+    if not isinstance(source, Files):
+        text = str(source)
+        if databases.is_database(text):
+            return databases.scan(text)
+        source = find_files(text)
+    fmt = _known_format(source.written)
+    if not source.paths:
+        raise TagEngineError(
+            error(
+                "TE401",
+                f"no such file: `{source.written}`",
+                None,
+                "check the path (relative paths start in the current folder)",
+            )
+        )
+    # The files as listed, never globbed again: `glob=False`, and for NDJSON, which
+    # Polars always globs, each name escaped so that it matches only itself.
+    files = list(source.paths)
+    if fmt == "parquet":
+        return pl.scan_parquet(files, glob=False)
+    if fmt == "csv":
+        sep = "\t" if source.written.lower().endswith(".tsv") else ","
+        frames = [csvfiles.scan(f, csv, sep, table, types, formats, warnings) for f in files]
+        return frames[0] if len(frames) == 1 else _concat(frames, files, source.written)
+    if fmt == "ndjson":
+        return pl.scan_ndjson([globlib.escape(f) for f in files], infer_schema_length=10_000)
+    return pl.scan_ipc(files, glob=False)
+
+
+def find_files(source: str | Path | Files) -> Files:
+    """The files of a file or glob source (not a database), expanded once; TE401 for a
+    name of no format tagengine reads."""
+    if isinstance(source, Files):
+        return source
+    _known_format(str(source))
+    return expand(str(source))
+
+
+def _known_format(text: str) -> str:
+    if (fmt := file_format(text)) is None:
         raise TagEngineError(
             error(
                 "TE401",
@@ -61,25 +200,7 @@ def scan(
                 "use a file ending in " + ", ".join(sorted(set(FORMATS))),
             )
         )
-    if not (globlib.has_magic(text) and globlib.glob(text)) and not Path(text).is_file():
-        raise TagEngineError(
-            error(
-                "TE401",
-                f"no such file: `{text}`",
-                None,
-                "check the path (relative paths start in the current folder)",
-            )
-        )
-    if fmt == "parquet":
-        return pl.scan_parquet(text)
-    if fmt == "csv":
-        sep = "\t" if text.lower().endswith(".tsv") else ","
-        files = sorted(globlib.glob(text)) if globlib.has_magic(text) else [text]
-        frames = [csvfiles.scan(f, csv, sep, table, types, formats, warnings) for f in files]
-        return frames[0] if len(frames) == 1 else _concat(frames, files, text)
-    if fmt == "ndjson":
-        return pl.scan_ndjson(text, infer_schema_length=10_000)
-    return pl.scan_ipc(text)
+    return fmt
 
 
 def _concat(frames: list[pl.LazyFrame], files: list[str], glob: str) -> pl.LazyFrame:
@@ -132,7 +253,7 @@ def tables_from(
     data: str | Path | None,
     entity_table: str,
     overrides: Mapping[str, str] | None = None,
-    base: Mapping[str, str] | None = None,
+    base: Mapping[str, str | Files] | None = None,
     csv: CsvOptions | None = None,
     csv_tables: Mapping[str, CsvOptions] | None = None,
     types: Mapping[str, Mapping[str, pl.DataType]] | None = None,
@@ -162,15 +283,15 @@ def locate(
     data: str | Path | None,
     entity_table: str,
     overrides: Mapping[str, str] | None = None,
-    base: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """Where each table is (a file, glob, FILE#TABLE or URI), found as `tables_from` finds
-    them; the SQL engines read them with their own readers."""
-    found: dict[str, str] = dict(base or {})
+    base: Mapping[str, str | Files] | None = None,
+) -> dict[str, str | Files]:
+    """Where each table is (a file, glob, FILE#TABLE or URI, or the files found for one),
+    found as `tables_from` finds them; the SQL engines read them with their own readers."""
+    found: dict[str, str | Files] = dict(base or {})
     if data is not None:
         path = Path(data)
         if path.is_dir():
-            in_folder: dict[str, str] = {}  # --data wins over the project's [tables]
+            in_folder: dict[str, Files] = {}  # --data wins over the project's [tables]
             for child in sorted(path.iterdir()):
                 if child.is_file() and file_format(child):
                     if child.stem in in_folder:
@@ -178,12 +299,14 @@ def locate(
                             error(
                                 "TE401",
                                 f"two files for table `{child.stem}` in `{path}`: "
-                                f"`{Path(in_folder[child.stem]).name}` and `{child.name}`",
+                                f"`{Path(in_folder[child.stem].written).name}` and "
+                                f"`{child.name}`",
                                 None,
                                 f"keep one, or choose with --table {child.stem}=FILE",
                             )
                         )
-                    in_folder[child.stem] = str(child)
+                    # the file itself, even where its name looks like a glob
+                    in_folder[child.stem] = Files(str(child), (str(child),))
             found.update(in_folder)
         elif databases.is_database(str(path)):
             raise TagEngineError(

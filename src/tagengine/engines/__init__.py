@@ -10,6 +10,7 @@ order. `RuleSet.run(..., engine="duckdb")` is the way in.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -20,14 +21,25 @@ from tagengine import ir
 from tagengine.backends import polars as polars_backend
 from tagengine.backends import sql
 from tagengine.diagnostics import TagEngineError, error
-from tagengine.sources import declare, locate, scan
+from tagengine.sources import Files, declare, locate, scan
 
 if TYPE_CHECKING:
     from tagengine.ruleset import RuleSet, RunResult
 
 ENGINES = ("polars", "duckdb", "spark")
-Source = pl.DataFrame | pl.LazyFrame | str | Path
-"""A table: a Polars frame, or where it is (a file, glob, FILE.duckdb#TABLE, URI#TABLE)."""
+Source = pl.DataFrame | pl.LazyFrame | str | Path | Files
+"""A table: a Polars frame, or where it is (a file, glob, FILE.duckdb#TABLE, URI#TABLE,
+or the files found for a file or glob)."""
+
+_PATTERN = set("*?[]{}\\:")  # what a reader that globs could take for a pattern or URL
+
+
+def as_listed(files: Files) -> list[str] | None:
+    """The paths of `files`, absolute, for a reader that expands globs in whatever it is
+    given (DuckDB's, Spark's); None if a name holds a character that such a reader could
+    take for a pattern or a URL: that table is read by Polars, as listed, and handed over."""
+    paths = [os.path.abspath(p) for p in files.paths]
+    return None if any(_PATTERN & set(p) for p in paths) else paths
 
 
 class Session(Protocol):
@@ -140,7 +152,7 @@ def sources(
     found: dict[str, Source] = dict(locate(data, entity_table, overrides, base))
     declared = {t: c for t, c in (types or {}).items() if t in found}
     if declared:
-        frames = {t: scan(str(found[t])) for t in declared}
+        frames = {t: scan(found[t]) for t in declared}
         found.update(declare(frames, declared, origin))
     return found
 

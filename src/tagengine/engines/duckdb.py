@@ -17,8 +17,8 @@ from sqlglot import exp
 
 from tagengine import databases, extras
 from tagengine.diagnostics import TagEngineError
-from tagengine.engines import Source, plain_frame
-from tagengine.sources import file_format, scan, unreadable, unreadable_table
+from tagengine.engines import Source, as_listed, plain_frame
+from tagengine.sources import Files, find_files, scan, unreadable, unreadable_table
 
 
 class DuckDBSession:
@@ -37,26 +37,27 @@ class DuckDBSession:
         """Make `source` readable as table `name`; its columns' Polars dtypes."""
         if isinstance(source, pl.DataFrame | pl.LazyFrame):
             return self._arrow(name, source)
-        text = str(source)
-        if databases.is_database(text):
+        if not isinstance(source, Files) and databases.is_database(text := str(source)):
             path, _, table = text.partition("#")
             if path.lower().endswith(databases.DUCKDB_SUFFIXES) and table:
                 return self._attached(name, path, table)
             return self._arrow(name, scan(text))
-        fmt = file_format(text)
-        frame = scan(text)  # checks the path; reads only metadata (a CSV's first rows)
+        files = find_files(source)  # a glob expanded here, once
+        fmt = files.format
+        frame = scan(files)  # checks the files; reads only metadata (a CSV's first rows)
         schema = _schema(name, frame)
-        if fmt not in ("parquet", "csv", "ndjson") or not _plain(schema, fmt):
+        listed = as_listed(files)  # DuckDB globs each name: None where one looks like a glob
+        if fmt not in ("parquet", "csv", "ndjson") or not _plain(schema, fmt) or not listed:
             return self._arrow(name, frame)
         con = self.con
         try:
             if fmt == "parquet":
-                relation = con.read_parquet(text)
+                relation = con.read_parquet(listed)
             elif fmt == "csv":
-                sep = "\t" if text.lower().endswith(".tsv") else ","
-                relation = con.read_csv(text, header=True, sep=sep, dtype=_types(schema))
+                sep = "\t" if files.written.lower().endswith(".tsv") else ","
+                relation = con.read_csv(listed, header=True, sep=sep, dtype=_types(schema))
             else:
-                relation = con.read_json(text, format="newline_delimited", columns=_types(schema))
+                relation = con.read_json(listed, format="newline_delimited", columns=_types(schema))
             relation.create_view(name, replace=True)
         except self.duckdb.Error as exc:
             raise TagEngineError(unreadable_table(name, exc)) from None

@@ -33,10 +33,18 @@ from typing import IO, Any
 
 import polars as pl
 
-from tagengine import extras
+from tagengine import databases, extras
 from tagengine.diagnostics import TagEngineError, error
-from tagengine.engines import Source, plain_frame
-from tagengine.sources import file_format, first_line, scan, schema_of, unreadable, unreadable_table
+from tagengine.engines import Source, as_listed, plain_frame
+from tagengine.sources import (
+    Files,
+    find_files,
+    first_line,
+    scan,
+    schema_of,
+    unreadable,
+    unreadable_table,
+)
 
 _CONFIG = {
     "spark.sql.session.timeZone": "UTC",
@@ -232,11 +240,19 @@ class SparkSession:
                 self.spark.catalog.dropTempView(view)
 
     def register(self, name: str, source: Source) -> pl.Schema:
-        frame = source if isinstance(source, pl.DataFrame | pl.LazyFrame) else scan(str(source))
+        files = None
+        if isinstance(source, pl.DataFrame | pl.LazyFrame):
+            frame = source
+        elif not isinstance(source, Files) and databases.is_database(str(source)):
+            frame = scan(str(source))
+        else:
+            files = find_files(source)  # a glob expanded here, once
+            frame = scan(files)
         schema = schema_of({name: frame})[name]  # for a file: its metadata only
-        parquet = isinstance(source, str | Path) and file_format(str(source)) == "parquet"
-        if parquet and not _converted(schema):  # read by Spark itself
-            self._view(name, lambda: self.spark.read.parquet(str(source)))
+        # Spark globs each name it is given: a name that looks like a glob goes by Polars
+        listed = as_listed(files) if files is not None and files.format == "parquet" else None
+        if listed and not _converted(schema):  # read by Spark itself
+            self._view(name, lambda: self.spark.read.parquet(*listed))
             return schema
         data = plain_frame(frame).to_arrow()
         self._view(name, lambda: self.spark.createDataFrame(data))
