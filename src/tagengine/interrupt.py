@@ -123,12 +123,25 @@ def call(fn: Callable[[], T]) -> T:
     return outcome["value"]  # type: ignore[return-value]
 
 
+_at_end: list[Callable[[], object]] = []
+
+
+def at_end(fn: Callable[[], object]) -> None:
+    """Also call `fn` when `end` ends the process, which runs no atexit handler: a quick
+    clean-up that takes no lock the abandoned command may hold (removing a folder)."""
+    _at_end.append(fn)
+
+
 def end(message: str, code: int) -> None:
     """End the process now: `message` on stderr, exit status `code`. No clean-up beyond
-    `call`'s (no atexit handlers, no flushing of buffered output): the abandoned thread may
-    hold any lock, and must not be waited for."""
+    `call`'s and `at_end`'s (no atexit handlers, no flushing of buffered output): the
+    abandoned thread may hold any lock, and must not be waited for. (A Spark JVM started
+    by the command sees its standard input close, and ends with its own clean-up.)"""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+    for fn in _at_end:
+        with contextlib.suppress(Exception):
+            fn()
     text = message + "\n"
     if sys.stderr is not None and sys.stderr.isatty():
         text = "\r\x1b[2K\x1b[?25h" + text  # clear a spinner's line, show the cursor again
