@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -299,6 +300,36 @@ def test_catastrophic_backtracking_patterns_run_in_linear_time(pattern):
     rules = tagengine.load(text)
     assert rules.check({"customers": df.schema}) == []
     rules.evaluate({"customers": df})  # completes: no timing, the test run would hang
+
+
+# `contains` with a long text: Polars' `str.contains(literal=True)` is a regular expression
+# of the escaped text, which the `regex` crate searches in O(pattern × text) time once the
+# text is longer than about 100 bytes (about 10 s for this one row); the Polars backend
+# searches such texts with Aho-Corasick instead, in linear time.
+def test_contains_a_long_text_runs_in_linear_time():
+    needle = "a" * 9_997 + "c"  # with its quotes, at the limit of TE605
+    names = ["a" * 100_000, "b" + needle, "a" * 100_000]
+    df = pl.DataFrame({"customer_id": [1, 2, 3], "name": names})
+    rules = tagengine.load(HEADER + f'tag t when name contains "{needle}"\n')
+    started = time.perf_counter()
+    result = rules.evaluate({"customers": df}, as_of=AS_OF)
+    assert time.perf_counter() - started < 5  # about 1 s; 8.5 s as a regular expression
+    assert result["t"].to_list() == [False, True, False]
+
+
+@pytest.mark.parametrize(
+    "needle",
+    ["", "a", "ab", "é", "客户", "\n", "A", "a" * 64, "a" * 65, "客" * 21 + "a", "客" * 22,
+     "x" * 200],
+)  # fmt: skip
+def test_contains_gives_the_same_answers_on_either_side_of_64_bytes(needle):
+    names = ["", "ab", "AB", "é客户", "x\ny", "a" * 64, "a" * 65, "客" * 22 + "a",
+             "-" + "x" * 200 + "-", None]  # fmt: skip
+    df = pl.DataFrame({"customer_id": range(len(names)), "name": names})
+    escaped = needle.replace("\\", "\\\\").replace("\n", "\\n")
+    rules = tagengine.load(HEADER + f'feature f = name contains "{escaped}"\n')
+    got = rules.evaluate({"customers": df}, as_of=AS_OF)["f"].to_list()
+    assert got == [None if n is None else needle in n for n in names]
 
 
 @pytest.mark.parametrize(

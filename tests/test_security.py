@@ -119,20 +119,23 @@ CHILD = """
 import sys, time
 from tagengine import cli, output, ruleset
 
-run, atomic_write = ruleset.RuleSet.run, output.atomic_write
+run, atomic_write_all = ruleset.RuleSet.run, output.atomic_write_all
 
 def marked_run(self, *args, **kwargs):
     print("evaluating", flush=True)
     return run(self, *args, **kwargs)
 
-def held_write(path, writer):
+def held(writer):
     def write(tmp):
         writer(tmp)
         print("written", tmp, flush=True)
         time.sleep(300)  # interrupted by the test's signal
-    atomic_write(path, write)
+    return write
 
-ruleset.RuleSet.run, output.atomic_write = marked_run, held_write
+def held_write(writers):
+    atomic_write_all({path: held(writer) for path, writer in writers.items()})
+
+ruleset.RuleSet.run, output.atomic_write_all = marked_run, held_write
 sys.argv[0] = "tagengine"
 cli.main()
 """

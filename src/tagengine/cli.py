@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 import tagengine
-from tagengine import asof, output
+from tagengine import asof, interrupt, output
 from tagengine.console import INTERRUPTED
 from tagengine.csvfiles import CsvOptions, check_date_format, encoding_name
 from tagengine.diagnostics import (
@@ -1074,15 +1074,21 @@ class _null:
 
 
 def _terminated(signum: int, _frame: object) -> None:
-    sys.exit(128 + signum)  # unwinds like Ctrl-C: temporary files are removed on the way
+    sys.exit(128 + signum)  # in the main thread, which only waits for the command
 
 
 def main() -> None:
     """Console entry point: user errors never show a traceback; Ctrl-C or a kill (TERM)
-    stops cleanly, leaving any previous output as it was."""
+    stops the command at once, whatever it computes, leaving any previous output as it
+    was (interrupt.py: the command runs in a worker thread, abandoned on a signal)."""
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        app()
+        interrupt.call(app)
+    except interrupt.Interrupted as stop:
+        written = ", ".join(stop.written)  # before the signal came
+        interrupt.end(
+            f"interrupted after writing {written}" if written else INTERRUPTED, stop.exit_code
+        )
     except KeyboardInterrupt:
         err.print(INTERRUPTED)
         sys.exit(130)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tagengine import extras
+from tagengine import extras, interrupt
 from tagengine.diagnostics import TagEngineError, error
 
 DUCKDB_SUFFIXES = (".duckdb", ".ddb")
@@ -271,7 +271,8 @@ def _write_duckdb(tables: dict[str, pl.DataFrame], path: str) -> None:
                 con.execute(
                     f"CREATE OR REPLACE TABLE {_quote(table)} AS SELECT * FROM tagengine_{i}"
                 )
-            con.execute("COMMIT")
+            with interrupt.commit(path):  # not after a stop (interrupt.py)
+                con.execute("COMMIT")
         except duckdb.Error:
             con.execute("ROLLBACK")
             raise
@@ -310,7 +311,8 @@ def _write_sqlite(tables: dict[str, pl.DataFrame], path: str) -> None:
             con.execute(f"CREATE TABLE {_quote(table)} ({_sqlite_columns(df)})")
             marks = ", ".join("?" * df.width)
             con.executemany(f"INSERT INTO {_quote(table)} VALUES ({marks})", rows)
-        con.execute("COMMIT")
+        with interrupt.commit(path):  # not after a stop (interrupt.py)
+            con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise

@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
 
-from tagengine import databases
+from tagengine import databases, interrupt
 from tagengine.diagnostics import TagEngineError, error
 from tagengine.sources import file_format
 
@@ -60,56 +59,60 @@ def write(df: pl.DataFrame, path: str | Path, metadata: Mapping[str, str] | None
         else:
             df.rechunk().write_ipc(tmp)
 
-    atomic_write(path, write_table)
+    files: dict[Path, Callable[[Path], object]] = {path: write_table}
     if meta and fmt != "parquet":
         text = json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-        atomic_write(
-            path.with_name(path.name + ".meta.json"), lambda t: t.write_text(text, "utf-8")
-        )
+        files[path.with_name(path.name + ".meta.json")] = lambda t: t.write_text(text, "utf-8")
+    atomic_write_all(files)  # the table and its sidecar: both or neither (on a stop)
 
 
 def atomic_write(path: Path, writer: Callable[[Path], object]) -> None:
     """Call `writer(tmp)` on a temporary file beside `path`, then rename it over `path`.
 
     The one way tagengine writes a file a user keeps (tables, sidecars, reports, rule
-    files, example data): readers never see half a file, and a failure leaves the old
-    one. The result has the permissions a user expects: a new file those of any new file
-    under the umask (0o666 & ~umask, set by the kernel, so default ACLs apply too); a
-    replaced file keeps its own mode.
+    files, example data): readers never see half a file, and a failure or a stop
+    (interrupt.py) leaves the old one and no temporary file. The result has the
+    permissions a user expects: a new file those of any new file under the umask (0o666 &
+    ~umask, set by the kernel, so default ACLs apply too); a replaced file keeps its own
+    mode.
+    """
+    atomic_write_all({path: writer})
+
+
+def atomic_write_all(writers: Mapping[Path, Callable[[Path], object]]) -> None:
+    """`atomic_write` for several files, renamed into place together once all are
+    written; a stop (interrupt.py) comes before all the renames or after them."""
+    with contextlib.ExitStack() as stack:
+        staged = []
+        for path, writer in writers.items():
+            # the temporary file is in a private folder of its own, which a stop removes
+            tmp = _new_file_in(stack.enter_context(interrupt.scratch(path)), path)
+            writer(tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            staged.append((tmp, path))
+        with interrupt.commit(*writers):
+            for tmp, path in staged:
+                os.replace(tmp, path)
+
+
+def _new_file_in(folder: Path, path: Path) -> Path:
+    """Create an empty file named as `path` in `folder` with `path`'s mode, or with 0o666
+    less the umask when `path` is new.
+
+    Not `tempfile.mkstemp`: that makes every file 0o600, whatever the umask.
     """
     try:
         mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
         mode = None
-    tmp = _new_file_beside(path, mode)
-    try:
-        writer(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _new_file_beside(path: Path, mode: int | None) -> Path:
-    """Create an empty hidden file in `path`'s folder (same filesystem, so the rename is
-    atomic) with `mode`, or with 0o666 less the umask when `mode` is None.
-
-    Not `tempfile.mkstemp`: that makes every file 0o600, whatever the umask.
-    """
-    for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        if mode is not None:
-            with contextlib.suppress(OSError):  # a filesystem without modes: nothing to keep
-                os.chmod(tmp, mode)
-        return tmp
-    raise FileExistsError(f"no free temporary name beside {path}")
+    tmp = folder / path.name
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    os.close(fd)
+    if mode is not None:
+        with contextlib.suppress(OSError):  # a filesystem without modes: nothing to keep
+            os.chmod(tmp, mode)
+    return tmp
 
 
 def to_long(df: pl.DataFrame, key: str) -> pl.DataFrame:

@@ -94,14 +94,14 @@ class ExprCompiler:
                 xe = self.expr(x)
                 return xe.is_not_null() if negated else xe.is_null()
             case ir.TextTest(op=op, operand=x, pattern=p):
-                s = self.typed(x, pl.String).str
+                text = self.typed(x, pl.String)
                 if op == "contains":
-                    return s.contains(p, literal=True)
+                    return _contains(text, p)
                 if op == "starts with":
-                    return s.starts_with(p)
+                    return text.str.starts_with(p)
                 if op == "ends with":
-                    return s.ends_with(p)
-                return s.contains(p)
+                    return text.str.ends_with(p)
+                return text.str.contains(p)
             case ir.Call():
                 return self.call(e)
             case ir.Ranking() if ir.fingerprint(e) in self.aggregates:
@@ -275,6 +275,20 @@ def _as_datetime(v: object) -> object:
     if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
         return dt.datetime.combine(v, dt.time())
     return v
+
+
+# Polars runs `str.contains(literal=True)` as a regular expression of the escaped text.
+# The `regex` crate searches a literal of up to about 100 bytes with a plain substring
+# search, but for a longer one it takes O(pattern × text) time: 10,000 × "a" + "c" costs
+# seconds per 100,000-character text. `contains_any` (Aho-Corasick) takes time linear in
+# the text, plus building its automaton once per batch of rows, so longer texts go to it.
+_REGEX_LITERAL_BYTES = 64
+
+
+def _contains(s: pl.Expr, text: str) -> pl.Expr:
+    if len(text.encode("utf-8", "surrogatepass")) <= _REGEX_LITERAL_BYTES:
+        return s.str.contains(text, literal=True)
+    return s.str.contains_any([text])
 
 
 def literal(e: ir.Literal) -> pl.Expr:

@@ -33,7 +33,7 @@ from typing import IO, Any
 
 import polars as pl
 
-from tagengine import databases, extras
+from tagengine import databases, extras, interrupt
 from tagengine.diagnostics import TagEngineError, error
 from tagengine.engines import Source, as_listed, plain_frame
 from tagengine.sources import (
@@ -181,6 +181,7 @@ def _log4j2_options() -> str:
         return ""
     folder = Path(tempfile.mkdtemp(prefix="tagengine-spark-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    interrupt.at_end(lambda: shutil.rmtree(folder, ignore_errors=True))  # no atexit then
     path = folder / "log4j2.properties"
     path.write_text(_LOG4J2, "utf-8")
     return f"-Dlog4j2.configurationFile={path.as_uri()}"
