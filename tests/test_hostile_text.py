@@ -121,6 +121,14 @@ def test_compile_to_polars_escapes(project):
     assert visible(result.output) and "\\x1b" in result.stdout
 
 
+def test_emoji_codes_in_data_stay_text(tmp_path):
+    (tmp_path / "r.tags").write_text(HEADER + 'tag t when name == ":smile: [b]x"\n', "utf-8")
+    pl.DataFrame({"customer_id": [1], "name": ["a"]}).write_parquet(tmp_path / "c.parquet")
+    result = invoke("compile", tmp_path / "r.tags", "--table", f"customers={tmp_path}/c.parquet")
+    assert result.exit_code == 0, result.output
+    assert ":smile: [b]x" in result.stdout
+
+
 # ---- diagnostics ----------------------------------------------------------------------
 
 
