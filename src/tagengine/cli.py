@@ -37,6 +37,7 @@ from tagengine.diagnostics import (
 from tagengine.privacy import Privacy
 from tagengine.project import Project, declarations, load_project
 from tagengine.ruleset import RuleSet
+from tagengine.safe_text import clipped, json_text, shown
 from tagengine.schema import read_schema_file, to_json
 from tagengine.sources import declare, schema_of, tables_from
 from tagengine.wording import agree, plural
@@ -50,8 +51,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: `:smile:` in a label or value is text, not an emoji code (safe_text.py)
+out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 
 class Layout(StrEnum):
@@ -195,10 +197,16 @@ def _fail(diagnostics: list[Diagnostic], rules: RuleSet | None = None) -> None:
     raise typer.Exit(1)
 
 
+def _safe(text: object) -> str:
+    """Text from rules, data or the command line inside rich markup: shown as text, its
+    hidden characters escaped (safe_text.py), never read as markup (`[tables]`)."""
+    return escape(shown(str(text)))
+
+
 def _usage(message: str, hint: str | None = None) -> None:
-    err.print(f"[red]error:[/red] {escape(message)}", markup=True)  # `[tables]` is text
+    err.print(f"[red]error:[/red] {_safe(message)}", markup=True)
     if hint:
-        err.print(f"  = help: {hint}", markup=False)
+        err.print(f"  = help: {shown(hint)}", markup=False)
     raise typer.Exit(2)
 
 
@@ -324,7 +332,7 @@ def _tables(rules: RuleSet | None, data: Path | None, table: list[str] | None, p
         warnings,
     )
     for line in warnings:
-        err.print(f"[yellow]warning:[/yellow] {line}", markup=True)
+        err.print(f"[yellow]warning:[/yellow] {_safe(line)}", markup=True)
     return declare(tables, types, f"`{project.file}`", formats)
 
 
@@ -466,19 +474,19 @@ def run(
     if private and not include_pii:
         err.print(
             f"[yellow]warning:[/yellow] not written, as their values show private columns: "
-            f"{', '.join(private)} (pass --include-pii to write them)"
+            f"{_safe(', '.join(private))} (pass --include-pii to write them)"
         )
     if df.height == 0:
         err.print(
-            f"[yellow]warning:[/yellow] the entity table `{program.entity.table}` has no "
+            f"[yellow]warning:[/yellow] the entity table `{_safe(program.entity.table)}` has no "
             "rows: the output has none either"
         )
     for table_name, n in result.unmatched_rows.items():
         if n:
             err.print(
-                f"[yellow]warning:[/yellow] {plural(n, 'row')} of `{table_name}` "
+                f"[yellow]warning:[/yellow] {plural(n, 'row')} of `{_safe(table_name)}` "
                 f"{agree(n, 'has', 'have')} a key that matches no row of "
-                f"`{program.entity.table}`; {agree(n, 'it counts', 'they count')} for no one"
+                f"`{_safe(program.entity.table)}`; {agree(n, 'it counts', 'they count')} for no one"
             )
     if coverage := result.warnings:
         err.print(render_human(_shown(coverage), ruleset.sources), end="", markup=False)
@@ -490,7 +498,7 @@ def run(
         out.print(summary_table(rows, df.height, _as_of_line(observed.as_of)))
         out.print(
             f"wrote {plural(written.height, 'row')} × {plural(written.width, 'column')} "
-            f"to {out_path} "
+            f"to {_safe(out_path)} "
             f"in {time.perf_counter() - started:.2f}s"
         )
 
@@ -740,11 +748,11 @@ def compile_(
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
     for table_name, aggs in aggregations.items():
-        out.print(f"[bold]# {table_name}[/bold]: one group_by over its rows up to {date}")
+        out.print(f"[bold]# {_safe(table_name)}[/bold]: one group_by over its rows up to {date}")
         for agg in aggs:
-            out.print(f"  {agg.meta.output_name()} = {agg}")
+            out.print(f"  {_safe(agg.meta.output_name())} = {_safe(agg)}")
     for name, expr in exprs.items():
-        out.print(f"[bold]{name}[/bold] = {expr}")
+        out.print(f"[bold]{_safe(name)}[/bold] = {_safe(expr)}")
 
 
 def _compile_date(
@@ -885,14 +893,14 @@ def explain(
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
     if fmt is ExplainFormat.json:
-        typer.echo(report.model_dump_json(indent=2))
+        typer.echo(json_text(report.model_dump_json(indent=2)))
     elif report.view == "customer":
         out.print(render.customer(report, observed.as_of.describe()))
     else:
         out.print(render.population(report, observed.as_of.describe()))
     if plan is not None:
         out.print("\n[bold]query plan[/bold] (optimized, as Polars runs it):")
-        out.print(plan, markup=False)
+        out.print(shown(plan, lines=True), markup=False)
 
 
 class ReportFormat(StrEnum):
@@ -1021,9 +1029,11 @@ def fmt_command(
         if result.after is None:
             broken.append(result)
             err.print(
-                render_human(_shown(result.diagnostics), {result.file: result.before}), end=""
+                render_human(_shown(result.diagnostics), {result.file: result.before}),
+                end="",
+                markup=False,
             )
-            err.print(f"[red]error:[/red] cannot format {path}: it has syntax errors")
+            err.print(f"[red]error:[/red] cannot format {_safe(path)}: it has syntax errors")
             continue
         if not result.changed:
             continue
@@ -1031,11 +1041,11 @@ def fmt_command(
         if diff:
             typer.echo(result.diff(), nl=False)
         elif check_only:
-            typer.echo(f"would reformat {path}")
+            typer.echo(f"would reformat {shown(str(path))}")
         else:
             text = result.after
             output.atomic_write(path, lambda tmp, text=text: tmp.write_text(text, "utf-8"))
-            err.print(f"reformatted {path}")
+            err.print(f"reformatted {_safe(path)}")
     verb = "would be reformatted" if check_only or diff else "reformatted"
     n, same = len(changed), len(targets) - len(changed) - len(broken)
     summary = f"{plural(n, 'file')} {verb}, {same:,} left unchanged"
@@ -1062,7 +1072,7 @@ def example_data(
     tables = generator.generate(customers=customers, seed=seed)
     paths = generator.write(directory, tables, file_format)
     for p in paths:
-        err.print(f"wrote {p}")
+        err.print(f"wrote {_safe(p)}")
 
 
 class _null:
@@ -1099,6 +1109,7 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("TAGENGINE_DEBUG"):
             raise
-        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc}", markup=True)
+        what = clipped(shown(str(exc)), 400)
+        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {escape(what)}", markup=True)
         err.print("This is a bug in tagengine. Set TAGENGINE_DEBUG=1 for the traceback.")
         sys.exit(3)

@@ -585,9 +585,15 @@ def _frame(
     rows = SAMPLE_ROWS if file.n_rows is None else min(SAMPLE_ROWS, file.n_rows)
     head = io.BytesIO(_head(Path(file.path), rows))
     try:
-        text = pl.read_csv(head, separator=file.separator, infer_schema=False)
+        # the names are the header's as `_header` reads it: Polars keeps the doubled
+        # quote of `"na""me"` (a column `na"me`) in the name
+        text = pl.read_csv(
+            head, separator=file.separator, infer_schema=False, new_columns=file.header
+        )
         head.seek(0)
-        typed = pl.read_csv(head, separator=file.separator, infer_schema_length=None).schema
+        typed = pl.read_csv(
+            head, separator=file.separator, infer_schema_length=None, new_columns=file.header
+        ).schema
     except pl.exceptions.PolarsError as exc:
         from tagengine.sources import first_line
 
@@ -618,6 +624,8 @@ def _frame(
         glob=False,  # the very file checked, even if its name looks like a glob
         separator=file.separator,
         schema=schema,
+        has_header=False,  # named by `schema`, which has the header's names (see above)
+        skip_rows=1,
         n_rows=file.n_rows,
         # rows that are too short were found above; Polars fills them as it always does
         truncate_ragged_lines=False,
@@ -844,6 +852,7 @@ def _first_misfit(file: CsvFile, column: str, expect: Expect) -> tuple[int, str]
             separator=file.separator,
             infer_schema=False,
             n_rows=file.n_rows,
+            new_columns=file.header,
         )
         .select(column)
         .with_row_index("row")

@@ -11,10 +11,17 @@ from enum import StrEnum
 
 from rich.cells import cell_len
 
+from tagengine.safe_text import ELLIPSIS, clipped, json_text, piece, shown
 from tagengine.syntax.ast import Span
 
 MASK = "***"
 VALUE = "\x00VALUE\x00"  # where a template puts its data value
+
+# How wide a quoted source line may be, in cells: a longer one is shown as a window
+# around its caret, `…` where it is cut. Messages, hints and labels are cut (in the
+# middle) beyond TEXT_WIDTH: one diagnostic stays a few hundred bytes, whatever it quotes.
+SOURCE_WIDTH = 200
+TEXT_WIDTH = 400
 
 
 class Severity(StrEnum):
@@ -155,36 +162,40 @@ def render_human(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) 
 
 
 def _render_one(d: Diagnostic, sources: Mapping[str, str]) -> str:
-    out = [f"{d.severity}[{d.code}]: {d.message}"]
+    out = [f"{d.severity}[{d.code}]: {_text(d.message, lines=True)}"]
     span = d.span
     if span is None:
         if d.hint:
-            out.append(f"  = help: {d.hint}")
+            out.append(f"  = help: {_text(d.hint, lines=True)}")
         return "\n".join(out) + "\n"
-    lines = sources.get(span.file, "").splitlines()
+    lines = _lines(sources.get(span.file, ""))
     marks = [
         (span, "^", d.label),
         *((n, "-", label) for n, label in d.notes if n.file == span.file),
     ]
     gutter = " " * max(len(str(m[0].line)) for m in marks)
-    out.append(f"{gutter}--> {span.file}:{span.line}:{span.column}")
-    shown = False
+    out.append(f"{gutter}--> {_text(span.file)}:{span.line}:{span.column}")
+    quoted = False
     for number in sorted({m[0].line for m in marks}):
         if not 0 < number <= len(lines):
             continue
         text = lines[number - 1].expandtabs(1)
-        out += [f"{gutter} |", f"{number:>{len(gutter)}} | {text}"]
-        for mark, char, label in sorted((m for m in marks if m[0].line == number), key=_column):
-            start = cell_len(text[: mark.column - 1])
-            end_col = mark.end_column if mark.end_line == mark.line else len(text) + 1
-            width = max(1, cell_len(text[mark.column - 1 : end_col - 1]))
-            marker = " " * start + char * width + (f" {label}" if label else "")
+        on_line = sorted((m for m in marks if m[0].line == number), key=_column)
+        ranges = [
+            (m.column - 1, (m.end_column if m.end_line == m.line else len(text) + 1) - 1)
+            for m, _char, _label in on_line
+        ]
+        focus = next((i for i, m in enumerate(on_line) if m[0] is span), 0)
+        excerpt, places = _excerpt(text, ranges, focus)
+        out += [f"{gutter} |", f"{number:>{len(gutter)}} | {excerpt}"]
+        for (_mark, char, label), (start, width) in zip(on_line, places, strict=True):
+            marker = " " * start + char * width + (f" {_text(label)}" if label else "")
             out.append(f"{gutter} | {marker.rstrip()}")
-        shown = True
+        quoted = True
     if d.hint:
-        if shown:
+        if quoted:
             out.append(f"{gutter} |")
-        out.append(f"{gutter} = help: {d.hint}")
+        out.append(f"{gutter} = help: {_text(d.hint, lines=True)}")
     return "\n".join(out) + "\n"
 
 
@@ -192,8 +203,87 @@ def _column(mark: tuple[Span, str, str | None]) -> int:
     return mark[0].column
 
 
+def _text(text: str, lines: bool = False) -> str:
+    """A message, hint, label or file name as printed: hidden characters escaped
+    (safe_text.py; `lines`: but line breaks and tabs), at most TEXT_WIDTH cells."""
+    return clipped(shown(text, lines), TEXT_WIDTH)
+
+
+def _lines(source: str) -> list[str]:
+    """The source's lines as the parser numbers them: split at line feeds only (not at
+    U+2028, U+0085 or a form feed, which str.splitlines also takes for line breaks)."""
+    lines = source.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def _excerpt(
+    text: str, ranges: list[tuple[int, int]], focus: int
+) -> tuple[str, list[tuple[int, int]]]:
+    """The source line as shown, and where each mark goes on it: (first cell, cells).
+
+    `ranges` are the marks' [start, end) character offsets (end may lie past the line's
+    end). Hidden characters are escaped (safe_text.py), the marks widened to match; a
+    line wider than SOURCE_WIDTH is cut to a window around `ranges[focus]`, with `…` on
+    each side that is cut."""
+    cells: dict[int, int] = {}
+
+    def width(i: int) -> int:
+        if i not in cells:
+            cells[i] = cell_len(piece(text, i))
+        return cells[i]
+
+    lo, hi = 0, len(text)
+    if len(text) > SOURCE_WIDTH or cell_len(_shown(text, lo, hi)) > SOURCE_WIDTH:
+        lo, hi = _window(text, ranges[focus], width)
+    head = ELLIPSIS if lo > 0 else ""
+    tail = ELLIPSIS if hi < len(text) else ""
+    shown_text = head + _shown(text, lo, hi) + tail
+    places = []
+    for start, end in ranges:
+        if start >= hi and tail:  # past the window: at its `…`
+            places.append((cell_len(shown_text) - 1, 1))
+            continue
+        first, last = min(max(start, lo), hi), min(max(end, lo), hi)
+        # measured on the joined text, as rich measures it (an emoji of several is 2)
+        before = cell_len(head + _shown(text, lo, first))
+        places.append((before, max(1, cell_len(_shown(text, first, last)))))
+    return shown_text, places
+
+
+def _shown(text: str, lo: int, hi: int) -> str:
+    """Characters lo to hi of `text`, as `safe_text.shown` shows them within `text`."""
+    return "".join(piece(text, i) for i in range(lo, hi))
+
+
+def _window(text: str, focus: tuple[int, int], width) -> tuple[int, int]:
+    """The [lo, hi) characters of `text` shown around `focus`: the focus first (at most
+    two thirds of the room), then context, half of what is left before it."""
+    room = SOURCE_WIDTH - 2  # the two `…`
+    start = min(max(focus[0], 0), len(text))
+    end = min(max(focus[1], start + 1), len(text))
+    lo = hi = start
+    used = 0
+    while hi < end and (hi == start or used + width(hi) <= room * 2 // 3):
+        used += width(hi)
+        hi += 1
+    before = used + (room - used) // 2
+    while lo > 0 and used + width(lo - 1) <= before:
+        lo -= 1
+        used += width(lo)
+    while hi < len(text) and used + width(hi) <= room:
+        used += width(hi)
+        hi += 1
+    while lo > 0 and used + width(lo - 1) <= room:
+        lo -= 1
+        used += width(lo)
+    return lo, hi
+
+
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
-    return json.dumps([d.to_dict() for d in diagnostics], ensure_ascii=False, indent=2)
+    text = json.dumps([d.to_dict() for d in diagnostics], ensure_ascii=False, indent=2)
+    return json_text(text)  # exact, and no character a terminal would act on
 
 
 def render_github(diagnostics: Iterable[Diagnostic]) -> str:
@@ -201,12 +291,14 @@ def render_github(diagnostics: Iterable[Diagnostic]) -> str:
     rows = []
     for d in diagnostics:
         level = "error" if d.is_error else "warning"
-        msg = d.message + "".join(f" ({label}: line {n.line})" for n, label in d.notes)
-        msg += f" (help: {d.hint})" if d.hint else ""
+        msg = _text(d.message, lines=True) + "".join(
+            f" ({_text(label)}: line {n.line})" for n, label in d.notes
+        )
+        msg += f" (help: {_text(d.hint, lines=True)})" if d.hint else ""
         msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         if d.span:
             s = d.span
-            loc = f" file={_property(s.file)},line={s.line},col={s.column},"
+            loc = f" file={_property(shown(s.file))},line={s.line},col={s.column},"
             loc += f"endLine={s.end_line},endColumn={s.end_column},title={d.code}"
         else:
             loc = f" title={d.code}"

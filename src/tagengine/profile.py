@@ -30,6 +30,7 @@ from rich.text import Text
 
 from tagengine.check.values import is_private
 from tagengine.diagnostics import Diagnostic, TagEngineError, did_you_mean, error
+from tagengine.safe_text import json_text, quoted, shown
 from tagengine.schema import type_name, type_of
 from tagengine.sources import collect, schema_of
 
@@ -122,7 +123,7 @@ class Profile:
     def to_json(self) -> str:
         """Stable JSON: keys sorted, tables by name, columns in the table's order, values
         most frequent first; the same data gives the same bytes."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, sort_keys=True)
+        return json_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2, sort_keys=True))
 
 
 # ---- choosing what to profile ----------------------------------------------------------
@@ -339,7 +340,7 @@ def render(profile: Profile) -> Group:
 
 
 def _table(t: TableProfile) -> Table:
-    table = Table(title=f"{t.name} · {t.rows:,} rows", title_justify="left")
+    table = Table(title=Text(f"{shown(t.name)} · {t.rows:,} rows"), title_justify="left")
     table.add_column("column")
     table.add_column("type")
     table.add_column("missing", justify="right")
@@ -348,7 +349,7 @@ def _table(t: TableProfile) -> Table:
     for c in t.columns:
         missing = f"{c.missing:,}" + (f" ({_percent(c.missing, c.rows)})" if c.missing else "")
         distinct = "" if c.distinct is None else f"{c.distinct:,}"
-        table.add_row(Text(c.column), c.words, missing, distinct, _cell(c))
+        table.add_row(Text(shown(c.column)), Text(shown(c.words)), missing, distinct, _cell(c))
     return table
 
 
@@ -382,12 +383,12 @@ def _cell(c: ColumnProfile) -> Text | Group:
 
 def _text(value: str | bool) -> str:
     """A value as the rules write it: text as is, unless empty or with spaces at the ends
-    or characters that do not print (then quoted); true/false."""
+    or characters that do not print (then quoted, those escaped); true/false."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value and value == value.strip() and value.isprintable():
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return quoted(value)
 
 
 def _shown(v: Value | None) -> str:

@@ -11,6 +11,7 @@ import polars as pl
 
 from tagengine import ir
 from tagengine.diagnostics import TagEngineError, error
+from tagengine.safe_text import json_text
 from tagengine.syntax.ast import Span
 
 # table name -> column name -> Polars dtype
@@ -240,7 +241,7 @@ def to_json(schema: Schema) -> str:
         table: {column: type_name(dtype) for column, dtype in columns.items()}
         for table, columns in schema.items()
     }
-    return json.dumps(tables, ensure_ascii=False, indent=2) + "\n"
+    return json_text(json.dumps(tables, ensure_ascii=False, indent=2)) + "\n"
 
 
 def read_schema_file(path: str | Path) -> tuple[dict[str, dict[str, pl.DataType]], str]:

@@ -7,8 +7,10 @@ from decimal import Decimal
 
 import polars as pl
 from rich.table import Table
+from rich.text import Text
 
 from tagengine import ir, wording
+from tagengine.safe_text import shown
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,11 @@ def table(rows: list[Row], total: int, as_of: str) -> Table:
     for r in rows:
         first = r.name != previous
         previous = r.name
-        t.add_row(
-            r.name if first else "",
-            (r.label or "") if first else "",
+        t.add_row(  # Text: a label or value is never read as rich markup
+            Text(shown(r.name)) if first else "",
+            Text(shown(r.label or "")) if first else "",
             r.kind if first else "",
-            r.value,
+            Text(shown(r.value)),
             f"{r.count:,}",
             f"{r.share:.1%}",
         )

@@ -36,6 +36,8 @@ from tagengine.diagnostics import MASK, Diagnostic, TagEngineError, error, mask,
 from tagengine.diagnostics import render_human as render_diagnostics
 from tagengine.privacy import Privacy
 from tagengine.ruleset import RuleSet
+from tagengine.safe_text import json_text, quoted, xml_text
+from tagengine.safe_text import shown as visible
 from tagengine.schema import Schema
 from tagengine.syntax import ast
 from tagengine.wording import plural
@@ -394,7 +396,7 @@ def shown(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return quoted(value)  # `"a\x07b"`: hidden characters escaped (safe_text.py)
     if isinstance(value, float):
         return format(value, ".15g")
     if isinstance(value, dt.datetime):
@@ -450,8 +452,8 @@ def render_human(
         }[result.status]
         line = Text()
         line.append(word, style=f"bold {style}")
-        line.append(f" {result.name}")
-        line.append(f"  {result.span.file}:{result.span.line}", style="dim")
+        line.append(f" {visible(result.name)}")
+        line.append(f"  {visible(result.span.file)}:{result.span.line}", style="dim")
         parts.append(line)
         if result.diagnostics:
             text = render_human_diagnostics(result.diagnostics, sources)
@@ -468,12 +470,12 @@ def render_human(
 def _failure(report: TestReport, o: Outcome) -> Text:
     s = o.span
     text = Text("      ")
-    text.append(f"{s.file}:{s.line}:{s.column}", style="dim")
-    text.append(f"  expect {o.text}\n", style="bold")
-    text.append(f"        {report.entity} {o.key}: expected ")
-    text.append(o.expected, style="green")
+    text.append(f"{visible(s.file)}:{s.line}:{s.column}", style="dim")
+    text.append(f"  expect {visible(o.text)}\n", style="bold")
+    text.append(f"        {report.entity} {visible(str(o.key))}: expected ")
+    text.append(visible(o.expected), style="green")
     text.append(", got ")
-    text.append(o.actual, style="red")
+    text.append(visible(o.actual), style="red")
     return text
 
 
@@ -530,13 +532,17 @@ def to_dict(report: TestReport) -> dict[str, object]:
 
 
 def render_json(report: TestReport) -> str:
-    return json.dumps(to_dict(report), ensure_ascii=False, indent=2)
+    return json_text(json.dumps(to_dict(report), ensure_ascii=False, indent=2))
 
 
 def junit_xml(report: TestReport, sources: Mapping[str, str] | None = None) -> str:
     """JUnit XML: one <testsuite> per rule file, one <testcase> per test block; a failed
     block has one <failure> listing its failing expectations, a block that could not run
-    an <error>. Errors in the rules themselves give one failing testcase `rules`."""
+    an <error>. Errors in the rules themselves give one failing testcase `rules`.
+
+    Always well-formed XML 1.0: characters XML cannot hold (most control characters,
+    U+FFFE, lone surrogates), and the others a terminal would act on, are written as
+    escapes (`\x01`, `\u202e`: safe_text.py) in every name, message and text."""
     root = ET.Element("testsuites", name="tagengine")
     by_file: dict[str, list[TestResult]] = {}
     for r in report.results:
@@ -600,6 +606,10 @@ def junit_xml(report: TestReport, sources: Mapping[str, str] | None = None) -> s
         int(totals["errors"]),
         float(totals["time"]),
     )
+    for node in root.iter():
+        node.attrib.update((k, xml_text(v)) for k, v in node.attrib.items())
+        if node.text:
+            node.text = xml_text(node.text)
     ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

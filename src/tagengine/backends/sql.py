@@ -39,6 +39,7 @@ from tagengine.backends import casemap, regex, rounding
 from tagengine.backends.polars import levels
 from tagengine.backends.ranking import _pandas_quantile_levels
 from tagengine.diagnostics import Diagnostic, TagEngineError, error
+from tagengine.safe_text import clipped, piece, quoted, shown
 from tagengine.schema import Schema, type_of
 
 DIALECTS = ("duckdb", "spark", "postgres", "bigquery", "snowflake")
@@ -85,6 +86,60 @@ class Dialect:
         rules (Snowflake upper-cases them, Postgres lower-cases them)."""
         plain = _SIMPLE_NAME.fullmatch(name) is not None and name not in _RESERVED
         return exp.to_identifier(name, quoted=not plain)
+
+    def text(self, value: str, span=None) -> exp.Expression:
+        """A text constant holding exactly `value`, every character kept. A hidden
+        character (safe_text.py: a control character, a bidirectional or zero-width one)
+        is not written into the SQL as itself, which a terminal showing the SQL would obey
+        (and which sqlglot writes differently per dialect, or not at all), but spelled by
+        its code: `('a' || CHR(27) || '[2J')`. Spark's CHR knows ASCII only: there a run
+        of them is `DECODE(UNHEX('1B'), 'UTF-8')`, its UTF-8 bytes. Line breaks and tabs
+        stay in the literal, as the text has them."""
+        if value.isprintable():
+            return exp.Literal.string(value)
+        parts: list[exp.Expression] = []
+        plain, codes = [], []  # the current run of shown characters, of hidden ones
+        for i, char in enumerate(value):
+            if piece(value, i, lines=True) == char:
+                if codes:
+                    parts += self._codes("".join(codes), value, span)
+                    codes = []
+                plain.append(char)
+            else:
+                if plain:
+                    parts.append(exp.Literal.string("".join(plain)))
+                    plain = []
+                codes.append(char)
+        if codes:
+            parts += self._codes("".join(codes), value, span)
+        if plain:
+            parts.append(exp.Literal.string("".join(plain)))
+        if len(parts) == 1:
+            return parts[0]
+        joined = parts[0]
+        for part in parts[1:]:
+            joined = exp.DPipe(this=joined, expression=part)
+        return exp.Paren(this=joined)
+
+    def _codes(self, chars: str, value: str, span) -> list[exp.Expression]:
+        """Hidden characters of a text constant, spelled by their codes."""
+        if self.name == "spark":
+            data = exp.Unhex(
+                this=exp.Literal.string(chars.encode("utf-8", "surrogatepass").hex().upper())
+            )
+            return [exp.Decode(this=data, charset=exp.Literal.string("UTF-8"))]
+        if "\x00" in chars and self.name == "postgres":
+            raise _Unsupported(
+                error(
+                    "TE510",
+                    "postgres text cannot hold the character U+0000 (NUL), which "
+                    f"{clipped(quoted(value), 60)} holds",
+                    span,
+                    "take the character out of the rule, or compile for another dialect",
+                )
+            )
+        # not exp.Chr, which sqlglot prints as `CHR(  27)` in some dialects
+        return [exp.Anonymous(this="CHR", expressions=[exp.Literal.number(ord(c))]) for c in chars]
 
     def not_nan(self, x: exp.Expression) -> exp.Expression:
         """`x` (a double) with NaN as NULL: NaN counts as missing
@@ -187,20 +242,20 @@ class Dialect:
             if pattern.startswith("(?i)"):
                 pattern, flags = pattern[4:], "i"
             _no_inline_flags(pattern, self.name, span, "only `(?i)` at the very start")
-            args = [x, exp.Literal.string(pattern)]
+            args = [x, self.text(pattern, span)]
             if flags:
                 args += [*map(exp.Literal.number, (1, 1, 0)), exp.Literal.string(flags)]
             found = exp.Anonymous(this="REGEXP_INSTR", expressions=args)
             return exp.GT(this=found, expression=exp.Literal.number(0))
         if self.name == "postgres":
             _no_inline_flags(pattern.removeprefix("(?i)"), self.name, span, "`(?i)` at the start")
-        return exp.RegexpLike(this=x, expression=exp.Literal.string(pattern))
+        return exp.RegexpLike(this=x, expression=self.text(pattern, span))
 
-    def ends_with(self, x: exp.Expression, suffix: str) -> exp.Expression:
+    def ends_with(self, x: exp.Expression, suffix: str, span=None) -> exp.Expression:
         if self.name == "postgres":  # no ENDS_WITH
             right = exp.Right(this=x, expression=exp.Literal.number(len(suffix)))
-            return exp.EQ(this=right, expression=exp.Literal.string(suffix))
-        return exp.EndsWith(this=x, expression=exp.Literal.string(suffix))
+            return exp.EQ(this=right, expression=self.text(suffix, span))
+        return exp.EndsWith(this=x, expression=self.text(suffix, span))
 
     def extreme(self, func: str, args: list[exp.Expression]) -> exp.Expression:
         """LEAST / GREATEST ignoring missing arguments (NULL only when all are)."""
@@ -320,6 +375,8 @@ def _prec(node: exp.Expression) -> int:
         return 6
     if isinstance(node, (exp.Neg, exp.Collate)):
         return 7
+    if isinstance(node, exp.DPipe):  # a text constant spelled in parts (Dialect.text)
+        return 8
     return 9
 
 
@@ -420,6 +477,7 @@ def to_sql(
     one the program was checked against) tells a related table's date column from a
     date-and-time one (without it, both are cast to DATE)."""
     query = build(program, as_of, dialect, select, tables, schema)
+    _check_names_show(query)
     return query.sql(dialect=dialect, pretty=pretty)
 
 
@@ -1101,17 +1159,19 @@ class _Compiler:
                 return self.ranking(e)
             case ir.Case(branches=branches, otherwise=other):
                 ifs = [
-                    exp.If(this=self.typed(cond, "bool"), true=exp.Literal.string(value.value))
+                    exp.If(this=self.typed(cond, "bool"), true=self.d.text(value.value, e.span))
                     for cond, value in branches
                 ]
-                default = exp.Literal.string(other.value) if other else None
+                default = self.d.text(other.value, e.span) if other else None
                 return exp.Case(ifs=ifs, default=default)
         raise AssertionError(f"no SQL translation for {type(e).__name__}")
 
     def literal(self, e: ir.Literal) -> exp.Expression:
         v = e.value
         match v:
-            case bool() | int() | str():
+            case str():
+                return self.d.text(v, e.span)
+            case bool() | int():
                 return _lit(v)
             case Decimal() | float():  # a double, as in Polars (SQL would make 1.5 exact)
                 return exp.cast(exp.Literal.number(repr(float(v))), DOUBLE)
@@ -1189,12 +1249,12 @@ class _Compiler:
                 default=exp.true(),
             )
         if op == "contains":
-            found = exp.StrPosition(this=x, substr=exp.Literal.string(pattern))
+            found = exp.StrPosition(this=x, substr=d.text(pattern, span))
             return exp.GT(this=found, expression=exp.Literal.number(0))
         if op == "starts with":
-            return exp.StartsWith(this=x, expression=exp.Literal.string(pattern))
+            return exp.StartsWith(this=x, expression=d.text(pattern, span))
         if op == "ends with":
-            return d.ends_with(x, pattern)
+            return d.ends_with(x, pattern, span)
         return d.matches(x, pattern, span)
 
     def call(self, e: ir.Call) -> exp.Expression:
@@ -1235,9 +1295,7 @@ class _Compiler:
                 return exp.Upper(this=args[0])
             return self.case_mapped(exp.Upper, args[0], casemap.UPPER_SPECIAL, e.span)
         if f == "trim":
-            return exp.Trim(
-                this=args[0], expression=exp.Literal.string(WHITESPACE), position="BOTH"
-            )
+            return exp.Trim(this=args[0], expression=d.text(WHITESPACE), position="BOTH")
         if f == "length":
             return exp.Length(this=args[0])
         raise AssertionError(f"no SQL translation for function {f}")
@@ -1252,7 +1310,7 @@ class _Compiler:
         for char, text in table.items():
             replaced = exp.Anonymous(
                 this="REPLACE",
-                expressions=[replaced, exp.Literal.string(char), exp.Literal.string(text)],
+                expressions=[replaced, self.d.text(char), self.d.text(text)],
             )
         special = self.d.matches(x.copy(), "[" + "".join(table) + "]", span)
         return exp.Case(ifs=[exp.If(this=special, true=node(this=replaced))], default=node(this=x))
@@ -1319,6 +1377,30 @@ _SQL_TYPES = {
     "int": "BIGINT",
     "float": "DOUBLE",
 }
+
+
+def _check_names_show(tree: exp.Expression) -> None:
+    """TE510 for a name (a column's, in back-quotes in the rules) holding a character a
+    terminal would act on: a quoted SQL name cannot spell it by its code, and the SQL is
+    printed. The engines still run such a rule set; only its printed SQL is refused."""
+    problems = []
+    seen: set[str] = set()
+    for node in tree.find_all(exp.Identifier):
+        name = node.name
+        if name not in seen and shown(name) != name:
+            seen.add(name)
+            problems.append(
+                error(
+                    "TE510",
+                    f"the name `{shown(name)}` holds a control or formatting character, "
+                    "which printed SQL cannot spell visibly",
+                    None,
+                    "rename the column (or table) without it; --engine duckdb and "
+                    "--engine spark run these rules as they are",
+                )
+            )
+    if problems:
+        raise TagEngineError(problems)
 
 
 def _check_identifier_lengths(tree: exp.Expression, program: ir.Program) -> None:

@@ -213,6 +213,9 @@ class Typer:
         if n in self.rules:
             self.used_rules.add(n)
             return ir.RuleRef(self.rules[n], node.span, n)
+        if _selector(n):
+            self.fail("TE108", _unreadable(n), node.span, "rename the column in the data")
+            return ir.Column(ir.UNKNOWN, node.span, n)
         if self.columns is None:
             self.used_columns.add(n)
             return ir.Column(ir.UNKNOWN, node.span, n)
@@ -276,6 +279,9 @@ class Typer:
                 node.span,
                 f"aggregate it, e.g. `sum({table}.{col})` or `count({table} where ...)`",
             )
+            return ir.RelatedColumn(ir.UNKNOWN, node.span, table, col)
+        if _selector(col):
+            self.fail("TE108", _unreadable(col), node.span, "rename the column in the data")
             return ir.RelatedColumn(ir.UNKNOWN, node.span, table, col)
         if info.columns is None:
             return ir.RelatedColumn(ir.UNKNOWN, node.span, table, col)
@@ -729,3 +735,14 @@ def regex_problem(pattern: str) -> str | None:
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip().startswith("error:")]
         return lines[0].removeprefix("error: ") if lines else str(exc).splitlines()[0]
     return None
+
+
+def _selector(name: str) -> bool:
+    """Whether Polars reads the column name `name` as something else: `*` is every
+    column, `^...$` a regular expression over the names."""
+    return name == "*" or (len(name) > 1 and name.startswith("^") and name.endswith("$"))
+
+
+def _unreadable(name: str) -> str:
+    what = "every column" if name == "*" else "a pattern matching column names"
+    return f"a column named `{name}` cannot be read: Polars takes `{name}` for {what}"

@@ -18,6 +18,7 @@ from tagengine.explain.model import (
     RuleExplanation,
     RuleFunnel,
 )
+from tagengine.safe_text import shown
 from tagengine.wording import plural
 
 MARKS = {"true": ("✓", "green"), "false": ("✗", "red"), "unknown": ("?", "yellow")}
@@ -25,23 +26,23 @@ MARKS = {"true": ("✓", "green"), "false": ("✗", "red"), "unknown": ("?", "ye
 
 def customer(report: CustomerExplanation, as_of_source: str | None = None) -> RenderableType:
     """The rules' trees for one customer; `as_of_source` says where as_of came from."""
-    head = Text(f"{report.entity} {report.key} = {report.id} · as of {report.as_of}", "bold")
+    head = Text(shown(f"{report.entity} {report.key} = {report.id} · as of {report.as_of}"), "bold")
     if as_of_source:
-        head.append(f" ({as_of_source})")
+        head.append(f" ({shown(as_of_source)})")
     return Group(head, *(rule(r) for r in report.rules))
 
 
 def rule(r: RuleExplanation) -> Tree:
     head = Text()
-    head.append(r.name, "bold")
+    head.append(shown(r.name), "bold")
     if r.label:
-        head.append(f' "{r.label}"')
+        head.append(f' "{shown(r.label)}"')
     if r.kind == "tag":
         head.append(" — ")
-        head.append(r.shown, "green bold" if r.value else "red bold")
+        head.append(shown(r.shown), "green bold" if r.value else "red bold")
     else:
         head.append(f" ({r.kind}) = ")
-        head.append(r.shown, "bold")
+        head.append(shown(r.shown), "bold")
     tree = Tree(head)
     if r.tree is not None:
         _node(tree, r.tree)
@@ -65,21 +66,21 @@ def _node(parent: Tree, node: Node) -> None:
     if node.verdict is not None:
         mark, style = MARKS[node.verdict]
         line.append(f"{mark} ", style)
-        line.append(node.text)
+        line.append(shown(node.text))
         line.append(f"  {node.verdict}", style)
         if node.verdict == "unknown" and node.missing:
-            line.append(f" ({', '.join(node.missing)} missing)", style)
+            line.append(f" ({shown(', '.join(node.missing))} missing)", style)
         if node.gap:
-            line.append(f" — {node.gap}", "dim")
+            line.append(f" — {shown(node.gap)}", "dim")
     else:
-        line.append(f"{node.text} = ")
-        line.append(node.shown, "bold")
+        line.append(f"{shown(node.text)} = ")
+        line.append(shown(node.shown), "bold")
     if node.source is not None:
         s = node.source
         rows = f"{s.rows:,} of {plural(s.of, 'row')}" if s.of is not None else plural(s.rows, "row")
-        line.append(f" — from {rows} of {s.table}", "dim")
+        line.append(f" — from {rows} of {shown(s.table)}", "dim")
         if s.first is not None:
-            line.append(f", {s.first} .. {s.last}", "dim")
+            line.append(f", {shown(s.first)} .. {shown(s.last or '')}", "dim")
     if node.population is not None:
         p = node.population
         line.append(f" — among {p.ranked:,} of {p.total:,} with a known value", "dim")
@@ -97,7 +98,7 @@ def _branch(parent: Tree, b: Branch) -> None:
         line.append(f"{mark} ", style)
     else:
         line.append("· ", "dim")
-    line.append(f'"{b.label}"' + (" (else)" if b.otherwise else ""))
+    line.append(f'"{shown(b.label)}"' + (" (else)" if b.otherwise else ""))
     status = "failed (unknown)" if b.verdict == "unknown" else b.status
     line.append(f"  {status}", "dim" if b.status == "not tried" else "")
     node = parent.add(line)
@@ -108,8 +109,8 @@ def _branch(parent: Tree, b: Branch) -> None:
 def _obstacle(o: Obstacle) -> Text:
     line = Text()
     if o.via:
-        line.append(f"{' → '.join(o.via)}: ", "dim")
-    line.append(o.reason)
+        line.append(f"{shown(' → '.join(o.via))}: ", "dim")
+    line.append(shown(o.reason))
     if o.alternatives:
         line.append(f" (the closest of {o.alternatives} alternatives)", "dim")
     return line
@@ -120,22 +121,23 @@ def _obstacle(o: Obstacle) -> Text:
 
 def population(report: PopulationExplanation, as_of_source: str | None = None) -> RenderableType:
     """A funnel per rule over everyone; `as_of_source` says where as_of came from."""
-    head = Text(f"{report.entity}: {report.population:,} in all · as of {report.as_of}", "bold")
+    entity = shown(report.entity)
+    head = Text(f"{entity}: {report.population:,} in all · as of {report.as_of}", "bold")
     if as_of_source:
-        head.append(f" ({as_of_source})")
+        head.append(f" ({shown(as_of_source)})")
     return Group(head, *(part for f in report.rules for part in funnel(f, report.population)))
 
 
 def funnel(f: RuleFunnel, total: int) -> list[RenderableType]:
     head = Text()
-    head.append(f.name, "bold")
+    head.append(shown(f.name), "bold")
     if f.label:
-        head.append(f' "{f.label}"')
+        head.append(f' "{shown(f.label)}"')
     what = "set for" if f.kind == "tag" else "has a value for"
     head.append(f" ({f.kind}) — {what} {f.count:,} of {total:,} ({f.share:.1%})")
     parts: list[RenderableType] = [Text(""), head]
     if f.metadata:
-        parts.append(Text(" · ".join(f"{k} {v}" for k, v in f.metadata.items()), "dim"))
+        parts.append(Text(shown(" · ".join(f"{k} {v}" for k, v in f.metadata.items())), "dim"))
     if f.steps:
         word = {"all": "and", "any": "or", "single": ""}[f.combine or "single"]
         table = Table(box=None, pad_edge=False, show_edge=False)
@@ -148,7 +150,7 @@ def funnel(f: RuleFunnel, total: int) -> list[RenderableType]:
             cells = _cells(step.alone, total)
             if word:
                 cells += _cells(step.so_far, total)
-            table.add_row(str(i), step.clause, *cells)
+            table.add_row(str(i), Text(shown(step.clause)), *cells)
         parts.append(table)
     if f.buckets:
         table = Table(box=None, pad_edge=False, show_edge=False)
@@ -156,7 +158,7 @@ def funnel(f: RuleFunnel, total: int) -> list[RenderableType]:
         table.add_column("customers", justify="right")
         table.add_column("share", justify="right")
         for b in f.buckets:
-            table.add_row(b.shown, f"{b.count:,}", f"{b.share:.1%}")
+            table.add_row(Text(shown(b.shown)), f"{b.count:,}", f"{b.share:.1%}")
         parts.append(table)
     tree = Tree(Text("built on:", "bold"))
     for dep in f.dependencies.uses:
@@ -171,8 +173,8 @@ def _cells(c: Counts, total: int) -> tuple[str, str]:
 
 
 def _dependency(parent: Tree, d: Dependency) -> None:
-    line = Text(d.name, "bold" if d.kind not in ("column", "related column") else "")
-    line.append(f" ({d.kind}" + (f', "{d.label}"' if d.label else "") + ")", "dim")
+    line = Text(shown(d.name), "bold" if d.kind not in ("column", "related column") else "")
+    line.append(f" ({d.kind}" + (f', "{shown(d.label)}"' if d.label else "") + ")", "dim")
     node = parent.add(line)
     for u in d.uses:
         _dependency(node, u)

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from tagengine import ir, wording
+from tagengine.safe_text import quoted
 
 MISSING = "missing"
 
@@ -28,7 +29,7 @@ def shown(value: object, type_: ir.Type | None = None) -> str:
         case dt.date():
             return value.isoformat()
         case str():
-            return f'"{value}"'
+            return quoted(value)  # `"a\x1bb"`: never the character itself
     return str(value)
 
 
