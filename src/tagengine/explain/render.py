@@ -18,6 +18,7 @@ from tagengine.explain.model import (
     RuleExplanation,
     RuleFunnel,
 )
+from tagengine.privacy import MASK
 from tagengine.wording import plural
 
 MARKS = {"true": ("✓", "green"), "false": ("✗", "red"), "unknown": ("?", "yellow")}
@@ -38,10 +39,12 @@ def rule(r: RuleExplanation) -> Tree:
         head.append(f' "{r.label}"')
     if r.kind == "tag":
         head.append(" — ")
-        head.append(r.shown, "green bold" if r.value else "red bold")
+        head.append(r.shown, "bold" if r.value == MASK else "green bold" if r.value else "red bold")
     else:
         head.append(f" ({r.kind}) = ")
         head.append(r.shown, "bold")
+    if r.declassified is not None:
+        head.append(f" (declassified: {r.declassified})", "yellow")
     tree = Tree(head)
     if r.tree is not None:
         _node(tree, r.tree)
@@ -133,6 +136,8 @@ def funnel(f: RuleFunnel, total: int) -> list[RenderableType]:
         head.append(f' "{f.label}"')
     what = "set for" if f.kind == "tag" else "has a value for"
     head.append(f" ({f.kind}) — {what} {f.count:,} of {total:,} ({f.share:.1%})")
+    if f.declassified is not None:
+        head.append(f" (declassified: {f.declassified})", "yellow")
     parts: list[RenderableType] = [Text(""), head]
     if f.metadata:
         parts.append(Text(" · ".join(f"{k} {v}" for k, v in f.metadata.items()), "dim"))
