@@ -318,7 +318,9 @@ def _metas(draw) -> list[list[str]]:
         lambda t: [t[0], ".", t[1]]
     )
     value = st.one_of(strings, _not_sql, st.integers(0, 10**6).map(str), numbers)
-    return [[*draw(key), draw(value)] for _ in range(draw(st.integers(0, 3)))]
+    reason = st.sampled_from(['"风控模型需要"', '"risk team, ticket CRM-12"', "audited"])
+    lines = [draw(key) for _ in range(draw(st.integers(0, 3)))]
+    return [[*k, draw(reason if k == ["declassify"] else value)] for k in lines]
 
 
 def _value(draw, allow_missing: bool = True) -> list[str]:

@@ -460,14 +460,20 @@ def run(
             )
         df, program = result.table, result.program
         key = program.entity.key
-        private = Privacy.of(program, project.pii).withheld(df.columns[1:])
+        privacy = Privacy.of(program, project.pii)
+        private = privacy.withheld(df.columns[1:])
         if private and not include_pii:
             df = df.drop(private)
+        declassified = {n: privacy.declassified[n] for n in df.columns if n in privacy.declassified}
         written = output.to_long(df, key) if layout is Layout.long else df
         output.write(
             written,
             out_path,
-            {"tagengine.as_of": date.isoformat(), "tagengine.version": tagengine.__version__},
+            {
+                "tagengine.as_of": date.isoformat(),
+                "tagengine.version": tagengine.__version__,
+                **{f"tagengine.declassified.{n}": why for n, why in declassified.items()},
+            },
         )
     except TagEngineError as exc:
         _fail(exc.diagnostics, ruleset)
@@ -475,6 +481,11 @@ def run(
         err.print(
             f"[yellow]warning:[/yellow] not written, as their values show private columns: "
             f"{_safe(', '.join(private))} (pass --include-pii to write them)"
+        )
+    if shown := [n for n in declassified if privacy.declassified_carries(n)]:
+        err.print(
+            f"[yellow]warning:[/yellow] written although their values show private columns, "
+            f"as they are declassified: {', '.join(shown)}"
         )
     if df.height == 0:
         err.print(

@@ -15,6 +15,7 @@ from tagengine.backends import polars as polars_backend
 from tagengine.check.resolve import check as check_program
 from tagengine.check.tests import check_tests
 from tagengine.diagnostics import VALUE, Diagnostic, TagEngineError, error, quoting, sort_key
+from tagengine.privacy import declassifications
 from tagengine.schema import Schema
 from tagengine.sources import Files, collect, scan, schema_of
 from tagengine.syntax import ast
@@ -84,7 +85,8 @@ class RuleSet:
         the check look at values: text compared with a column that never holds it is
         TE410 (one query per such column; the values of `private` columns, like the
         project's `pii`, are not listed). Data that cannot be read raises
-        `TagEngineError`."""
+        `TagEngineError`. Every rule declassified by a `declassify` line is TE307, saying
+        whether it carries one of the `private` columns."""
         if any(d.code == "TE601" for d in self.parse_diagnostics):
             # a file too big to read: what is missing from the rules says nothing more
             return sorted(self.parse_diagnostics, key=sort_key)
@@ -94,6 +96,7 @@ class RuleSet:
         complete = not any(d.is_error for d in self.parse_diagnostics)
         program, diags = check_program(self.ast, schema, complete)
         diags = [*diags, *check_tests(self.ast, schema, program)]  # in-file `test` blocks
+        diags += declassifications(self.ast.rules, program, private)  # TE307
         if data is not None and program is not None:
             from tagengine.check.values import unseen_values
 

@@ -35,8 +35,10 @@ def summarize(df: pl.DataFrame, program: ir.Program, hidden: set[str] | None = N
             n = int(col.sum())
             rows.append(Row(name, rule.label, "tag", "set", n, n / total))
         elif rule.kind == "segment":
-            counts = col.value_counts(sort=True, name="n").sort(
-                ["n", name], descending=[True, False], nulls_last=True
+            counts = (  # columns named apart from the rule, which may be called `n`
+                col.alias("value")
+                .value_counts(name="count")
+                .sort(["count", "value"], descending=[True, False], nulls_last=True)
             )
             for value, n in counts.iter_rows():
                 shown = "(none)" if value is None else str(value)

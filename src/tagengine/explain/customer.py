@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from tagengine import ir
 from tagengine.explain import words
 from tagengine.explain.evaluate import CustomerValues, clauses
-from tagengine.explain.model import Branch, Node, Obstacle, RuleExplanation, Verdict
+from tagengine.explain.model import Branch, Node, Obstacle, RuleExplanation, Source, Verdict
 from tagengine.privacy import MASK, Privacy
 from tagengine.syntax.ast import Span
 
@@ -77,7 +77,17 @@ class CustomerExplainer:
 
     def rule(self, rule: ir.Rule) -> RuleExplanation:
         value = self.values.rules[rule.name]
-        common = dict(name=rule.name, kind=rule.kind, label=rule.label)
+        common = dict(
+            name=rule.name,
+            kind=rule.kind,
+            label=rule.label,
+            declassified=self.privacy.declassified.get(rule.name),
+        )
+        if self.privacy.rule_carries(rule.name) and rule.kind in ("tag", "segment"):
+            # a verdict or label that repeats a private true/false value: not even which
+            # branch matched, or what stands in the way
+            tree = None if rule.kind == "segment" else self.node(rule.expr, {rule.name})
+            return RuleExplanation(**common, value=MASK, shown=MASK, tree=tree)
         if rule.kind == "segment":
             assert isinstance(rule.expr, ir.Case)
             return RuleExplanation(
@@ -133,8 +143,8 @@ class CustomerExplainer:
 
     def node(self, e: ir.Expr, expanded: set[str]) -> Node:
         value = self.values.nodes.get(ir.fingerprint(e)) if _evaluated(e) else _literal(e)
-        boolean = e.type.kind == "bool"
-        verdict = verdict_of(value) if boolean else None
+        private = self.privacy.carries(e)
+        verdict = verdict_of(value) if e.type.kind == "bool" and not private else None
         kind = e.op if isinstance(e, ir.BoolOp) else _KINDS.get(type(e), "value")
         children: list[Node] = []
         for child in self._shown_children(e):
@@ -148,20 +158,30 @@ class CustomerExplainer:
         return Node(
             text=self.text(e),
             kind=kind,
-            value=MASK if self.privacy.carries(e) else words.as_json(value),
-            shown=self._shown(e, value),
+            value=MASK if private else words.as_json(value),
+            shown=MASK if private else words.shown(value, e.type),
             verdict=verdict,
             missing=self.missing(e) if verdict == "unknown" else [],
             gap=self.reason(e) if verdict == "false" and _has_gap(e) else None,
             rule=rule,
-            source=self.values.sources.get(ir.fingerprint(e))
-            if isinstance(e, ir.Aggregate)
-            else None,
+            source=self.source(e) if isinstance(e, ir.Aggregate) else None,
             population=self.values.populations.get(ir.fingerprint(e))
             if isinstance(e, ir.Ranking)
             else None,
             children=children,
         )
+
+    def source(self, e: ir.Aggregate) -> Source | None:
+        """The rows an aggregate read; their dates masked when the table's time column
+        is private."""
+        found = self.values.sources.get(ir.fingerprint(e))
+        related = next((r for r in self.program.related if r.name == e.table), None)
+        if found is None or related is None or related.time is None:
+            return found
+        if not self.privacy.columns or not self.privacy.is_private(e.table, related.time):
+            return found
+        hidden = {k: MASK for k in ("first", "last") if getattr(found, k) is not None}
+        return found.model_copy(update=hidden)
 
     def _shown_children(self, e: ir.Expr) -> list[ir.Expr]:
         if isinstance(e, ir.BoolOp):
@@ -229,7 +249,7 @@ class CustomerExplainer:
                 below = low is not None and v is not None and v < low  # type: ignore[operator]
                 distance = (
                     None
-                    if self._private(x)
+                    if self._private(x, lo, hi)
                     else words.gap(">=", v, low, x.type)
                     if below
                     else words.gap("<=", v, high, x.type)

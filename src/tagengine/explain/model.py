@@ -95,6 +95,11 @@ class RuleExplanation(_Model):
         default_factory=list, description="for a tag that is not set: what stands in the way"
     )
     branches: list[Branch] = Field(default_factory=list, description="for segments")
+    declassified: str | None = Field(
+        None,
+        description="the reason its `declassify` line gives: its value is shown although "
+        "it may carry a private column",
+    )
 
 
 class CustomerExplanation(_Model):
@@ -156,6 +161,9 @@ class RuleFunnel(_Model):
         default_factory=list, description="segment values (in branch order) or score values"
     )
     dependencies: Dependency
+    declassified: str | None = Field(
+        None, description="the reason its `declassify` line gives (buckets shown by decision)"
+    )
 
 
 class PopulationExplanation(_Model):

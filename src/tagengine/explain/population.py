@@ -54,9 +54,10 @@ def population(
             steps[rule.name].append((part, *names))
     (df,) = collect([frame.select(columns)])
     total = df.height
-    hidden = set(privacy.withheld(r.name for r in asked)) if privacy else set()
+    privacy = privacy or Privacy.of(program, ())
+    hidden = set(privacy.withheld(r.name for r in asked))
     funnels = [
-        _funnel(program, rule, df, steps.get(rule.name, []), text, rule.name in hidden)
+        _funnel(program, rule, df, steps.get(rule.name, []), text, rule.name in hidden, privacy)
         for rule in asked
     ]
     return PopulationExplanation(
@@ -88,7 +89,8 @@ def _funnel(
     df: pl.DataFrame,
     steps: list[tuple[ir.Expr, str, str]],
     text: Callable[[ir.Expr], str],
-    private: bool = False,
+    private: bool,
+    privacy: Privacy,
 ) -> RuleFunnel:
     total = df.height
     col = df.get_column(rule.name)
@@ -98,6 +100,7 @@ def _funnel(
         label=rule.label,
         metadata={m.key: str(m.value) for m in rule.meta},
         dependencies=dependencies(program, rule.name),
+        declassified=privacy.declassified.get(rule.name),
     )
     if rule.kind == "tag":
         count = int(col.sum())
@@ -125,7 +128,7 @@ def _funnel(
 
 
 def _buckets(rule: ir.Rule, col: pl.Series, total: int) -> list[Bucket]:
-    counts = col.value_counts(name="n")
+    counts = col.alias("value").value_counts(name="count")  # whatever the rule is called
     if rule.kind == "segment":
         assert isinstance(rule.expr, ir.Case)
         order = [str(v.value) for _, v in rule.expr.branches]

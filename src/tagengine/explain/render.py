@@ -18,6 +18,7 @@ from tagengine.explain.model import (
     RuleExplanation,
     RuleFunnel,
 )
+from tagengine.privacy import MASK
 from tagengine.safe_text import shown
 from tagengine.wording import plural
 
@@ -39,10 +40,14 @@ def rule(r: RuleExplanation) -> Tree:
         head.append(f' "{shown(r.label)}"')
     if r.kind == "tag":
         head.append(" — ")
-        head.append(shown(r.shown), "green bold" if r.value else "red bold")
+        head.append(
+            shown(r.shown), "bold" if r.value == MASK else "green bold" if r.value else "red bold"
+        )
     else:
         head.append(f" ({r.kind}) = ")
         head.append(shown(r.shown), "bold")
+    if r.declassified is not None:
+        head.append(f" (declassified: {shown(r.declassified)})", "yellow")
     tree = Tree(head)
     if r.tree is not None:
         _node(tree, r.tree)
@@ -135,6 +140,8 @@ def funnel(f: RuleFunnel, total: int) -> list[RenderableType]:
         head.append(f' "{shown(f.label)}"')
     what = "set for" if f.kind == "tag" else "has a value for"
     head.append(f" ({f.kind}) — {what} {f.count:,} of {total:,} ({f.share:.1%})")
+    if f.declassified is not None:
+        head.append(f" (declassified: {f.declassified})", "yellow")
     parts: list[RenderableType] = [Text(""), head]
     if f.metadata:
         parts.append(Text(shown(" · ".join(f"{k} {v}" for k, v in f.metadata.items())), "dim"))

@@ -20,6 +20,7 @@ KEYS = {
     "description": "what it means, in a sentence",
     "priority": "a number to order rules by",
     "status": "draft, active or deprecated",
+    "declassify": "why its value may be shown although it carries a private column (`pii`)",
 }
 _KEY_LIST = ", ".join(f"`{k}`" for k in KEYS)
 _OWN_KEY = 'a key of your own takes a namespace: `crm.campaign "618"`'
@@ -75,6 +76,15 @@ def _problems(rule: ast.Rule, text: str, starts: list[int], file: str) -> Iterat
                 span,
                 f"start a new line for `{m.key} {m.text or m.value}`",
                 "starts a metadata line",
+            )
+        elif m.key == "declassify" and not (isinstance(m.value, str) and m.value.strip()):
+            yield error(
+                "TE003",
+                f"`declassify` needs a reason: why {rule.kind} `{rule.name}` may show "
+                "private values",
+                span,
+                'give it in quotes: `declassify "the risk team scores it; ticket CRM-12"`',
+                "no reason given",
             )
         elif not known:
             close = difflib.get_close_matches(m.key.lower(), KEYS, n=1, cutoff=0.6)
