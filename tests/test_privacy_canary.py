@@ -322,7 +322,13 @@ class Command:
 
     @property
     def runs(self) -> bool:
-        return self.args[0] == "run"
+        """A `run` that writes its output (not one stopped by bad data)."""
+        return self.args[0] == "run" and self.exit_code == 0
+
+    @property
+    def fails(self) -> bool:
+        """A command that reports a failure: of an in-file test, or of bad data."""
+        return self.exit_code != 0
 
 
 def _duckdb() -> bool:
@@ -364,6 +370,13 @@ COMMANDS: list[Command] = [
     Command(("profile", "customers.email", "customers.credit_score", "orders.amount")),
     Command(("schema",)),
     Command(("compile",)),
+    # an in-file test failing on private values: terminal, JSON and JUnit
+    Command(("test", "tests.tags", "--junit", "junit.xml"), ("junit.xml",), exit_code=1),
+    Command(("test", "tests.tags", "--format", "json"), exit_code=1),
+    # a bad CSV cell of a private column: a number column holding the canary e-mail
+    # (TE704), a date column holding the canary date with words after it (TE705)
+    Command(("run", "bad.tags", "--data", "bad_number", "--out", "bad.parquet"), exit_code=1),
+    Command(("run", "bad.tags", "--data", "bad_date", "--out", "bad.parquet"), exit_code=1),
 ]
 
 
@@ -464,7 +477,44 @@ def project(tmp_path_factory):
         "utf-8",
     )
     every_rule = ",".join(re.findall(r"^(?:tag|feature|segment) (\w+)", text, re.M))
+    (folder / "tests.tags").write_text(FAILING_TEST, "utf-8")
+    (folder / "bad.tags").write_text(
+        "entity customer table customers key customer_id\n"
+        "tag good_credit when credit_score > 700\ntag old_hand when signup_date < 2015-01-01\n",
+        "utf-8",
+    )
+    _bad_csv(folder / "bad_number", tables, "credit_score", EMAIL)
+    _bad_csv(folder / "bad_date", tables, "signup_date", f"{SIGNUP} noon")
     return Project(folder, rules, every_rule)
+
+
+# expectations that fail on private values: both values and the given rows are canaries
+FAILING_TEST = f"""entity customer table customers key customer_id
+related orders key customer_id time order_date
+feature credit2 = credit_score + 1
+feature contact = lower(email)
+feature spent = sum(orders.amount)
+feature signed = signup_date
+test "private values"
+  given customers {{ customer_id: {CANARY_ID}, credit_score: {CREDIT},
+                    email: "{EMAIL}", signup_date: {SIGNUP} }}
+  given orders {{ customer_id: {CANARY_ID}, order_date: 2024-12-01, amount: {AMOUNT} }}
+  as_of {AS_OF}
+  expect credit2 == 1, contact == "x", spent == 2, signed == 2000-01-01
+"""
+
+
+def _bad_csv(folder: Path, tables: dict[str, pl.DataFrame], column: str, cell: str) -> None:
+    """The canary tables with `column` as CSV text, the canary's cell replaced by `cell`."""
+    folder.mkdir()
+    customers = tables["customers"].with_columns(
+        pl.when(pl.col("customer_id") == CANARY_ID)
+        .then(pl.lit(cell))
+        .otherwise(pl.col(column).cast(pl.String))
+        .alias(column)
+    )
+    customers.write_csv(folder / "customers.csv")
+    tables["orders"].write_parquet(folder / "orders.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -527,3 +577,20 @@ def test_the_control_declassified_rules_show_every_canary(project, plain):
     assert "written although their values show private columns, as they are declassified" in (
         " ".join(seen["run --out out.parquet"].printed.split())
     )
+
+
+def test_the_control_without_pii_failures_and_data_errors_show_canaries(project, plain):
+    """The test failures and data errors above show no canary only because of `pii`:
+    without it, each shows the values (the search would find a leak)."""
+    failing = [c for c in COMMANDS if c.fails]
+    assert len(failing) >= 4
+    text = (project.folder / "tagengine.toml").read_text("utf-8")
+    (project.folder / "public.toml").write_text(re.sub(r"^pii = .*\n", "", text, flags=re.M))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project.folder)
+        seen = run_all(project.folder, failing, project.every_rule, lambda c: ["-p", "public.toml"])
+    for command in failing:
+        assert seen[command.name].leaks(command.name), command.name
+    for command in failing[2:]:  # the data errors: the cell itself, as TE704 and TE705
+        assert re.search(r"error\[TE70[45]\]", seen[command.name].printed), command.name
+        assert re.search(r"error\[TE70[45]\]: .*`\*\*\*`", plain[command.name].printed)
