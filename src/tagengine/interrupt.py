@@ -164,9 +164,11 @@ def scratch(beside: Path) -> Iterator[Path]:
     try:
         yield folder
     finally:
+        # removed while still listed: a stop that comes meanwhile removes it too, and so
+        # never returns (and exits) with the folder still there
+        _remove(folder)
         with run.lock:
             run.folders.discard(folder)
-        _remove(folder)
 
 
 @contextlib.contextmanager
