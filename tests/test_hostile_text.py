@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rich.cells import cell_len
 from typer.testing import CliRunner
@@ -206,6 +206,7 @@ def test_a_message_quoting_a_huge_value_is_cut():
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.text(min_size=0, max_size=400), st.integers(0, 400))
+@example("ꨩ", 1)  # a zero-width combining mark before the name
 def test_the_caret_is_always_under_its_characters(text, at):
     """Any line, any place: the marked characters of the escaped line are the ones shown
     for the span in the source, and the line stays within SOURCE_WIDTH cells."""
@@ -221,9 +222,11 @@ def test_the_caret_is_always_under_its_characters(text, at):
 
 
 def _index_at_cell(text: str, cells: int) -> int:
+    """The first character drawn at `cells` or after: a zero-width one (a combining mark
+    such as `ꨩ`) is drawn on the cell before, not where the caret points."""
     width = 0
     for i, char in enumerate(text):
-        if width >= cells:
+        if width >= cells and cell_len(char) > 0:
             return i
         width += cell_len(char)
     return len(text)
